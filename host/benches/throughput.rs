@@ -1,0 +1,121 @@
+//! Benchmarks that print numbers (run: ./xtask/bench.sh).
+//!
+//! 1. Plugin boundary cost per record at batch 1000 (a plugin that touches each record and
+//!    emits nothing), and the per-record cost of the real trades plugins.
+//! 2. End-to-end records/s of the shipped stock-trades pipeline: embedded Kafka broker →
+//!    passthrough + normalize-trade → bronze + silver Delta tables, all commits included.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use finlake::config::Config;
+use finlake::kafka::EmbeddedBroker;
+use finlake::kafka::producer::{ProduceOptions, create_producer, produce_trades};
+use finlake::plugin::{BatchBuilder, Limits, PluginInstance, PluginRuntime};
+use finlake::service::Service;
+
+fn plugin_dir() -> PathBuf {
+    std::env::var_os("FINLAKE_PLUGIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist"))
+}
+
+fn trades_batch(n: usize) -> finlake::plugin::Batch {
+    let mut generator = finlake::kafka::producer::TradeGenerator::new(1, 0.0);
+    let mut b = BatchBuilder::new("stock-trades", n);
+    for i in 0..n {
+        let (k, v) = generator.next_record(1_764_218_700_000);
+        b.push(Some(k.as_bytes()), v.as_bytes(), [], 0, i as i64, 1_764_218_700_000);
+    }
+    b.finish()
+}
+
+fn per_record_ns(instance: &mut PluginInstance, batch: &finlake::plugin::Batch) -> f64 {
+    for _ in 0..20 {
+        instance.process(batch).expect("warm-up call");
+    }
+    let rounds = 300;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(instance.process(batch).expect("call"));
+    }
+    started.elapsed().as_nanos() as f64 / (rounds * batch.offsets.len()) as f64
+}
+
+fn boundary() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let rt = PluginRuntime::new(cache.path()).expect("runtime");
+    let load = |name: &str, config: &str| {
+        let loaded = rt.load_file(&plugin_dir().join(format!("{name}.wasm")), Some(name)).expect("plugin (build with ./xtask/setup.sh)");
+        PluginInstance::new(loaded, config.to_string(), Limits::default()).expect("instance")
+    };
+    let batch1000 = trades_batch(1000);
+    let batch1 = trades_batch(1);
+    let bytes = batch1000.data.len() / 1000;
+    let mut noop = load("chaos", r#"{"mode":"noop"}"#);
+    let call1 = per_record_ns(&mut noop, &batch1);
+    let per = per_record_ns(&mut noop, &batch1000);
+    println!("plugin boundary, batch 1000 x {bytes} B: {per:.1} ns/record (whole call {:.1} us; a 1-record call {:.2} us)", per, call1 / 1000.0);
+    for (name, config) in [("passthrough", "{}"), ("normalize-trade", "{}")] {
+        let mut p = load(name, config);
+        println!("plugin {name:<16} batch 1000: {:.0} ns/record", per_record_ns(&mut p, &batch1000));
+    }
+    let started = Instant::now();
+    let reloaded = rt.load_file(&plugin_dir().join("normalize-trade.wasm"), None).expect("reload");
+    println!("plugin load from compile cache: {:.1} ms (cache hit: {})", started.elapsed().as_secs_f64() * 1e3, reloaded.cache_hit);
+}
+
+async fn end_to_end(records: u64) {
+    let topic = "bench-trades".to_string();
+    let broker = EmbeddedBroker::start(std::slice::from_ref(&topic), 3).expect("broker");
+    let brokers = broker.bootstrap_servers();
+    let producer = create_producer(&brokers, &Default::default()).expect("producer");
+    let options = ProduceOptions { topic: topic.clone(), rate: 1e6, count: Some(records), malformed_ratio: 0.01, seed: 3 };
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let started = Instant::now();
+    produce_trades(&producer, &options, rx, |_| {}).await.expect("produce");
+    println!("produced {records} trades to the embedded broker in {:.2} s", started.elapsed().as_secs_f64());
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = include_str!("../../pipelines.toml")
+        .replace("brokers = \"embedded\"", "brokers = \"bench:9092\"")
+        .replace("topics = [\"stock-trades\"]", "topics = [\"bench-trades\"]")
+        .replace("topic = \"stock-trades\"", "topic = \"bench-trades\"")
+        .replace("enabled = true", "enabled = false")
+        .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"")
+        .replace("dir = \"plugins/dist\"", &format!("dir = \"{}\"", plugin_dir().display()));
+    let file = dir.path().join("pipelines.toml");
+    std::fs::write(&file, text).expect("config");
+    let config = Config::load(&file).expect("valid config");
+    let started = Instant::now();
+    let service = Service::start(config, brokers).await.expect("service");
+    loop {
+        let s = &service.registry.snapshots()[0];
+        if s.records_in >= records {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(600), "pipeline stalled at {} records", s.records_in);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let snapshot = service.registry.snapshots().remove(0);
+    service.shutdown().await; // final flush + commits included in the time
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "end to end (Kafka -> 2 plugins -> bronze + silver Delta, commits included): {records} records in {secs:.2} s = {:.0} records/s (rows out {}, dead letters {})",
+        records as f64 / secs,
+        snapshot.rows_out,
+        snapshot.dead_letters
+    );
+    drop(broker);
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        println!("throughput: bench");
+        return;
+    }
+    boundary();
+    let records = std::env::var("FINLAKE_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(60_000);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    rt.block_on(end_to_end(records));
+}

@@ -1,0 +1,128 @@
+//! The HTTP API: health, pipeline status, Prometheus metrics.
+
+use std::sync::OnceLock;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde::Serialize;
+
+use crate::pipeline::{PipelineSnapshot, Registry};
+
+/// Shared state of the API handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub registry: Registry,
+    pub metrics: Option<PrometheusHandle>,
+    pub started: std::time::Instant,
+}
+
+/// Installs the process-wide Prometheus recorder once and returns its handle.
+pub fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics recorder not installed");
+                None
+            }
+        })
+        .clone()
+}
+
+/// One error type for every handler: a status and a message a person can act on.
+#[derive(Debug)]
+pub struct AppError {
+    status: StatusCode,
+    message: String,
+}
+
+impl AppError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        AppError { status, message: message.into() }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
+    }
+}
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/api/health", get(health))
+        .route("/api/pipelines", get(pipelines))
+        .route("/metrics", get(prometheus))
+        .with_state(state)
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    version: &'static str,
+    uptime_s: u64,
+}
+
+async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION"), uptime_s: state.started.elapsed().as_secs() })
+}
+
+async fn pipelines(State(state): State<AppState>) -> Json<Vec<PipelineSnapshot>> {
+    Json(state.registry.snapshots())
+}
+
+async fn prometheus(State(state): State<AppState>) -> Result<String, AppError> {
+    match &state.metrics {
+        Some(h) => Ok(h.render()),
+        None => Err(AppError::new(StatusCode::SERVICE_UNAVAILABLE, "metrics recorder is not installed in this process")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    fn state() -> AppState {
+        let registry = Registry::default();
+        let stats = registry.register("p1");
+        stats.add(&stats.records_in, 5, "finlake_records_in_total");
+        stats.table_committed("bronze", 5, 3);
+        AppState { registry, metrics: metrics_handle(), started: std::time::Instant::now() }
+    }
+
+    async fn get_json(path: &str) -> (StatusCode, serde_json::Value) {
+        let res = app(state()).oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    #[tokio::test]
+    async fn health_and_pipelines() {
+        let (s, body) = get_json("/api/health").await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(body["status"], "ok");
+        let (s, body) = get_json("/api/pipelines").await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(body[0]["name"], "p1");
+        assert_eq!(body[0]["records_in"], 5);
+        assert_eq!(body[0]["tables"]["bronze"]["last_version"], 3);
+    }
+
+    #[tokio::test]
+    async fn metrics_render() {
+        let res = app(state()).oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let text = String::from_utf8(axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+        assert!(text.contains("finlake_records_in_total"), "{text}");
+    }
+}

@@ -1,0 +1,368 @@
+//! `pipelines.toml`: typed, documented configuration, parsed strictly and validated separately.
+//!
+//! Parsing (`Config::parse`) rejects syntax errors, unknown keys and wrong types, each with its
+//! `file:line:col`. `Config::validate` then checks the meaning (references, names, limits) and
+//! reports *every* problem at once, each located in the file.
+
+mod locate;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use locate::Located;
+pub use validate::Problem;
+
+/// Everything FinLake runs, as declared in `pipelines.toml`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub kafka: KafkaConfig,
+    #[serde(default)]
+    pub api: ApiConfig,
+    #[serde(default)]
+    pub lake: LakeConfig,
+    #[serde(default)]
+    pub plugins: PluginsConfig,
+    /// The built-in market simulator; absent or `enabled = false` means no simulated data.
+    #[serde(default)]
+    pub simulator: Option<SimulatorConfig>,
+    #[serde(default)]
+    pub tables: Vec<TableConfig>,
+    #[serde(default)]
+    pub pipelines: Vec<PipelineConfig>,
+}
+
+/// Where records come from.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// `"embedded"` starts an in-process Kafka-protocol broker (memory only, for demos and
+    /// tests); anything else is a `host:port[,host:port]` bootstrap list of a real cluster.
+    pub brokers: String,
+    /// Consumer group id prefix; each pipeline consumes as `<group_id>-<pipeline>`.
+    pub group_id: String,
+    /// Topics the embedded broker creates at start.
+    pub topics: Vec<String>,
+    /// Partitions per topic on the embedded broker.
+    pub partitions: i32,
+    /// Extra librdkafka properties for every client (e.g. `"security.protocol" = "SSL"`).
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: "embedded".into(),
+            group_id: "finlake".into(),
+            topics: vec![],
+            partitions: 3,
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+impl KafkaConfig {
+    pub fn is_embedded(&self) -> bool {
+        self.brokers.trim() == "embedded"
+    }
+}
+
+/// The HTTP API and metrics endpoint.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    pub enabled: bool,
+    /// Listen address; keep it on loopback unless you put auth in front.
+    pub listen: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig { enabled: true, listen: "127.0.0.1:8080".into() }
+    }
+}
+
+/// Where the Delta tables live.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LakeConfig {
+    /// Root directory; relative paths are relative to the config file's directory.
+    pub root: PathBuf,
+}
+
+impl Default for LakeConfig {
+    fn default() -> Self {
+        LakeConfig { root: PathBuf::from("lake") }
+    }
+}
+
+/// Where plugins come from and their default limits.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Directory holding `<plugin-name>.wasm` components.
+    pub dir: PathBuf,
+    /// Directory for compiled artefacts (safe to delete; rebuilt on demand).
+    pub cache_dir: PathBuf,
+    /// Wall-clock limit per plugin call, unless a stage overrides it.
+    pub timeout_ms: u64,
+    /// Linear-memory limit per plugin instance, unless a stage overrides it.
+    pub memory_mb: u64,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        PluginsConfig {
+            dir: PathBuf::from("plugins/dist"),
+            cache_dir: PathBuf::from(".finlake/cache"),
+            timeout_ms: 2_000,
+            memory_mb: 256,
+        }
+    }
+}
+
+/// Simulated market data produced inside `finlake run`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatorConfig {
+    pub enabled: bool,
+    /// Topic the simulated stock trades go to.
+    pub topic: String,
+    /// Records per second.
+    pub rate: f64,
+    /// Fraction of records deliberately malformed, to exercise the dead-letter path.
+    pub malformed_ratio: f64,
+    /// Seed for reproducible streams; random when absent.
+    pub seed: Option<u64>,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            enabled: true,
+            topic: "stock-trades".into(),
+            rate: 100.0,
+            malformed_ratio: 0.01,
+            seed: None,
+        }
+    }
+}
+
+/// A Delta table a pipeline writes.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableConfig {
+    pub name: String,
+    /// Path under the lake root; defaults to the name.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// `bronze`, `silver` or `gold`: informational, shown by the API.
+    #[serde(default)]
+    pub layer: Option<String>,
+    #[serde(default)]
+    pub partition_by: Vec<String>,
+    pub columns: Vec<ColumnConfig>,
+    /// Append `kafka_topic`, `kafka_partition`, `kafka_offset`, `kafka_timestamp` of the source
+    /// record to every row (default true).
+    #[serde(default = "yes")]
+    pub kafka_columns: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl TableConfig {
+    pub fn relative_path(&self) -> &str {
+        self.path.as_deref().unwrap_or(&self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnConfig {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ColumnType,
+    #[serde(default = "yes")]
+    pub nullable: bool,
+}
+
+/// Column types a plugin row (JSON) can fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    String,
+    Long,
+    Int,
+    Double,
+    Boolean,
+    /// JSON number (epoch milliseconds) or RFC 3339 text; stored as UTC microseconds.
+    Timestamp,
+    /// `YYYY-MM-DD` text.
+    Date,
+    /// JSON text stored as bytes.
+    Binary,
+}
+
+/// Records from one topic through a graph of plugin stages into tables.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    pub name: String,
+    pub topic: String,
+    /// Table receiving every record a stage rejects or that a table cannot accept.
+    pub dead_letter_table: String,
+    #[serde(default)]
+    pub batch: BatchConfig,
+    #[serde(default)]
+    pub flush: FlushConfig,
+    pub stages: Vec<StageConfig>,
+}
+
+/// How records are grouped for one plugin call.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchConfig {
+    pub max_records: usize,
+    pub max_wait_ms: u64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig { max_records: 1000, max_wait_ms: 100 }
+    }
+}
+
+/// When buffered rows become a Delta commit (whichever comes first).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlushConfig {
+    pub max_records: usize,
+    pub max_bytes: usize,
+    pub max_latency_ms: u64,
+}
+
+impl Default for FlushConfig {
+    fn default() -> Self {
+        FlushConfig { max_records: 100_000, max_bytes: 64 << 20, max_latency_ms: 5_000 }
+    }
+}
+
+/// One plugin in a pipeline.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// Unique within the pipeline; defaults to the plugin name.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Plugin name: loads `<plugins.dir>/<plugin>.wasm`, whose declared name must match.
+    pub plugin: String,
+    /// Handed to the plugin's `init` as JSON.
+    #[serde(default)]
+    pub config: toml::Table,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub memory_mb: Option<u64>,
+    /// Plugin output name → table name, or the id of another stage to feed.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, String>,
+}
+
+impl StageConfig {
+    pub fn id(&self) -> &str {
+        self.id.as_deref().unwrap_or(&self.plugin)
+    }
+}
+
+/// A config that failed to parse or validate: every problem, each with its location.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}", render(.problems))]
+    Invalid { problems: Vec<Problem> },
+}
+
+fn render(problems: &[Problem]) -> String {
+    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+impl ConfigError {
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ConfigError::Invalid { problems } => problems,
+            ConfigError::Read { .. } => &[],
+        }
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates a file. Relative paths in it are resolved against the
+    /// file's directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let mut config = Config::parse_and_validate(&text, &path.display().to_string())?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    /// Parses text (syntax, types, unknown keys) and validates it; `origin` names the file in
+    /// messages.
+    pub fn parse_and_validate(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let config = Config::parse(text, origin)?;
+        let problems = config.validate(text, origin);
+        if problems.is_empty() { Ok(config) } else { Err(ConfigError::Invalid { problems }) }
+    }
+
+    /// Parses without semantic validation.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        toml::from_str::<Config>(text).map_err(|e| {
+            let (line, col) = e.span().map(|s| locate::line_col(text, s.start)).unwrap_or((1, 1));
+            ConfigError::Invalid {
+                problems: vec![Problem {
+                    origin: origin.to_string(),
+                    line,
+                    col,
+                    message: e.message().trim().to_string(),
+                }],
+            }
+        })
+    }
+
+    /// Checks meaning and returns every problem found (empty when valid).
+    pub fn validate(&self, text: &str, origin: &str) -> Vec<Problem> {
+        validate::validate(self, text, origin)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        for p in [&mut self.lake.root, &mut self.plugins.dir, &mut self.plugins.cache_dir] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+    }
+
+    pub fn table(&self, name: &str) -> Option<&TableConfig> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    pub fn simulator(&self) -> Option<&SimulatorConfig> {
+        self.simulator.as_ref().filter(|s| s.enabled)
+    }
+
+    /// The plugin component file for a plugin name.
+    pub fn plugin_path(&self, plugin: &str) -> PathBuf {
+        self.plugins.dir.join(format!("{plugin}.wasm"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,110 @@
+use super::*;
+
+const SHIPPED: &str = include_str!("../../../pipelines.toml");
+
+fn problems(text: &str) -> Vec<String> {
+    match Config::parse_and_validate(text, "p.toml") {
+        Ok(_) => vec![],
+        Err(e) => e.problems().iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn with(extra: &str) -> String {
+    format!("{SHIPPED}\n{extra}")
+}
+
+#[test]
+fn shipped_config_is_valid_and_round_trips() {
+    let config = Config::parse_and_validate(SHIPPED, "pipelines.toml").expect("shipped config is valid");
+    assert!(config.kafka.is_embedded());
+    assert_eq!(config.pipelines[0].stages.len(), 2);
+    let text = toml::to_string(&config).expect("serializes");
+    let again = Config::parse_and_validate(&text, "round-trip").expect("round trip parses");
+    assert_eq!(config, again);
+}
+
+#[test]
+fn syntax_error_has_line_and_column() {
+    let p = problems("[kafka]\nbrokers = \"embedded\"\ntopics = [\"a\",\n[api]\n");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].starts_with("p.toml:4:"), "{p:?}");
+}
+
+#[test]
+fn unknown_key_is_located() {
+    let p = problems("[kafka]\nbrokers = \"embedded\"\nbroker_list = \"x\"\n");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].starts_with("p.toml:3:1: unknown field `broker_list`"), "{p:?}");
+}
+
+#[test]
+fn wrong_type_is_located() {
+    let p = problems("[kafka]\npartitions = \"three\"\n");
+    assert!(p[0].starts_with("p.toml:2:14:"), "{p:?}");
+    assert!(p[0].contains("invalid type"), "{p:?}");
+}
+
+#[test]
+fn unknown_output_target_is_located() {
+    let text = SHIPPED.replace("outputs = { trades = \"silver_trades\" }", "outputs = { trades = \"silver_trade\" }");
+    let p = problems(&text);
+    let line = SHIPPED.lines().position(|l| l.contains("trades = \"silver_trades\"")).unwrap() + 1;
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].starts_with(&format!("p.toml:{line}:13:")), "{p:?}");
+    assert!(p[0].contains("neither a declared table nor a stage"), "{p:?}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = SHIPPED
+        .replace("listen = \"127.0.0.1:8080\"", "listen = \"localhost\"")
+        .replace("partition_by = [\"symbol\"]", "partition_by = [\"sym\"]")
+        .replace("memory_mb = 256", "memory_mb = 0");
+    let p = problems(&text);
+    assert_eq!(p.len(), 3, "{p:?}");
+    assert!(p.iter().any(|m| m.contains("api.listen")));
+    assert!(p.iter().any(|m| m.contains("partition column \"sym\"")));
+    assert!(p.iter().any(|m| m.contains("plugins.memory_mb")));
+}
+
+#[test]
+fn duplicate_table_and_reserved_column() {
+    let p = problems(&with(
+        "[[tables]]\nname = \"bronze_trades\"\npath = \"x\"\ncolumns = [{ name = \"kafka_offset\", type = \"long\" }]\n",
+    ));
+    assert_eq!(p.len(), 2, "{p:?}");
+    let line = SHIPPED.lines().count() + 3;
+    assert!(p[0].starts_with(&format!("p.toml:{line}:1: table \"bronze_trades\" is declared twice")), "{p:?}");
+    assert!(p[1].contains("added by the host"), "{p:?}");
+}
+
+#[test]
+fn table_written_by_two_pipelines_is_refused() {
+    let p = problems(&with(
+        "[[pipelines]]\nname = \"again\"\ntopic = \"stock-trades\"\ndead_letter_table = \"dlq2\"\n[[pipelines.stages]]\nplugin = \"passthrough\"\noutputs = { raw = \"bronze_trades\" }\n",
+    ));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].contains("already written by pipeline \"stock-trades\""), "{p:?}");
+}
+
+#[test]
+fn stage_cycles_and_unknown_topics_are_refused() {
+    let p = problems(&with(
+        "[[pipelines]]\nname = \"loop\"\ntopic = \"nope\"\ndead_letter_table = \"dlq3\"\n\
+         [[pipelines.stages]]\nid = \"a\"\nplugin = \"x\"\noutputs = { o = \"b\" }\n\
+         [[pipelines.stages]]\nid = \"b\"\nplugin = \"x\"\noutputs = { o = \"a\" }\n",
+    ));
+    assert!(p.iter().any(|m| m.contains("topic \"nope\" is not in kafka.topics")), "{p:?}");
+    assert!(p.iter().any(|m| m.contains("at least one must read the topic")), "{p:?}");
+    assert!(p.iter().any(|m| m.contains("part of a cycle")), "{p:?}");
+}
+
+#[test]
+fn relative_paths_resolve_against_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pipelines.toml");
+    std::fs::write(&file, SHIPPED).unwrap();
+    let config = Config::load(&file).unwrap();
+    assert_eq!(config.lake.root, dir.path().join("lake"));
+    assert_eq!(config.plugin_path("passthrough"), dir.path().join("plugins/dist/passthrough.wasm"));
+}

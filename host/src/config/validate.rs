@@ -1,0 +1,276 @@
+//! Semantic checks of a parsed config. Every check adds a located problem; none stops early,
+//! so one `finlake validate` run shows everything to fix.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+
+use super::locate::{Located, Step};
+use super::{ColumnType, Config, PipelineConfig, TableConfig};
+
+/// Reserved columns the host appends when `kafka_columns = true`.
+pub const KAFKA_COLUMNS: [&str; 4] = ["kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp"];
+
+/// One thing wrong with a config, and where.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub origin: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.origin, self.line, self.col, self.message)
+    }
+}
+
+struct Report<'a> {
+    origin: &'a str,
+    doc: Located<'a>,
+    problems: Vec<Problem>,
+}
+
+impl Report<'_> {
+    fn add(&mut self, path: &[Step<'_>], message: impl Into<String>) {
+        let (line, col) = self.doc.position(path);
+        self.problems.push(Problem {
+            origin: self.origin.to_string(),
+            line,
+            col,
+            message: message.into(),
+        });
+    }
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+}
+
+pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
+    let mut r = Report { origin, doc: Located::new(text), problems: Vec::new() };
+    use Step::{Index, Key};
+
+    if config.kafka.brokers.trim().is_empty() {
+        r.add(&[Key("kafka"), Key("brokers")], "kafka.brokers is empty: use \"embedded\" or host:port[,host:port]");
+    }
+    if config.kafka.is_embedded() && !(1..=64).contains(&config.kafka.partitions) {
+        r.add(&[Key("kafka"), Key("partitions")], "kafka.partitions must be between 1 and 64");
+    }
+    if config.api.enabled && config.api.listen.parse::<SocketAddr>().is_err() {
+        r.add(&[Key("api"), Key("listen")], format!("api.listen {:?} is not an address like 127.0.0.1:8080", config.api.listen));
+    }
+    if config.plugins.timeout_ms == 0 {
+        r.add(&[Key("plugins"), Key("timeout_ms")], "plugins.timeout_ms must be at least 1");
+    }
+    if !(1..=4096).contains(&config.plugins.memory_mb) {
+        r.add(&[Key("plugins"), Key("memory_mb")], "plugins.memory_mb must be between 1 and 4096");
+    }
+    if let Some(sim) = config.simulator() {
+        if !(sim.rate > 0.0 && sim.rate <= 1_000_000.0) {
+            r.add(&[Key("simulator"), Key("rate")], "simulator.rate must be in (0, 1000000] records/s");
+        }
+        if !(0.0..=1.0).contains(&sim.malformed_ratio) {
+            r.add(&[Key("simulator"), Key("malformed_ratio")], "simulator.malformed_ratio must be between 0 and 1");
+        }
+        if config.kafka.is_embedded() && !config.kafka.topics.contains(&sim.topic) {
+            r.add(&[Key("simulator"), Key("topic")], format!("simulator.topic {:?} is not in kafka.topics, so the embedded broker does not create it", sim.topic));
+        }
+    }
+
+    let mut table_names: HashMap<&str, usize> = HashMap::new();
+    let mut table_paths: HashMap<&str, usize> = HashMap::new();
+    for (i, t) in config.tables.iter().enumerate() {
+        let at = |k| [Key("tables"), Index(i), Key(k)];
+        if !is_name(&t.name) {
+            r.add(&at("name"), format!("table name {:?} must be non-empty letters, digits, '_', '-' or '.'", t.name));
+        }
+        if table_names.insert(&t.name, i).is_some() {
+            r.add(&at("name"), format!("table {:?} is declared twice", t.name));
+        }
+        if table_paths.insert(t.relative_path(), i).is_some() {
+            r.add(&at("name"), format!("two tables share the path {:?}", t.relative_path()));
+        }
+        if t.relative_path().split(['/', '\\']).any(|part| part == ".." ) || t.relative_path().starts_with('/') {
+            r.add(&at("path"), "table path must stay under the lake root (no '..', not absolute)");
+        }
+        if let Some(layer) = &t.layer {
+            if !["bronze", "silver", "gold"].contains(&layer.as_str()) {
+                r.add(&at("layer"), format!("layer {layer:?} is not bronze, silver or gold"));
+            }
+        }
+        validate_columns(&mut r, i, t);
+    }
+
+    let mut pipeline_names = BTreeSet::new();
+    let mut writer_of: HashMap<&str, &str> = HashMap::new();
+    for (i, p) in config.pipelines.iter().enumerate() {
+        if !is_name(&p.name) {
+            r.add(&[Key("pipelines"), Index(i), Key("name")], format!("pipeline name {:?} must be non-empty letters, digits, '_', '-' or '.'", p.name));
+        }
+        if !pipeline_names.insert(p.name.as_str()) {
+            r.add(&[Key("pipelines"), Index(i), Key("name")], format!("pipeline {:?} is declared twice", p.name));
+        }
+        validate_pipeline(&mut r, config, i, p, &table_names, &mut writer_of);
+    }
+    r.problems
+}
+
+fn validate_columns(r: &mut Report<'_>, i: usize, t: &TableConfig) {
+    use Step::{Index, Key};
+    if t.columns.is_empty() {
+        r.add(&[Key("tables"), Index(i), Key("columns")], format!("table {:?} has no columns", t.name));
+    }
+    let mut seen = BTreeSet::new();
+    for (c, col) in t.columns.iter().enumerate() {
+        let at = [Key("tables"), Index(i), Key("columns"), Index(c)];
+        if !is_name(&col.name) || col.name.contains(['-', '.']) {
+            r.add(&at, format!("column name {:?} must be letters, digits or '_'", col.name));
+        }
+        if !seen.insert(col.name.as_str()) {
+            r.add(&at, format!("column {:?} is declared twice in table {:?}", col.name, t.name));
+        }
+        if t.kafka_columns && KAFKA_COLUMNS.contains(&col.name.as_str()) {
+            r.add(&at, format!("column {:?} is added by the host (kafka_columns = true); rename it or set kafka_columns = false", col.name));
+        }
+    }
+    for (p, part) in t.partition_by.iter().enumerate() {
+        let at = [Key("tables"), Index(i), Key("partition_by"), Index(p)];
+        match t.columns.iter().find(|c| &c.name == part) {
+            None => r.add(&at, format!("partition column {part:?} is not a column of table {:?}", t.name)),
+            Some(c) if matches!(c.kind, ColumnType::Binary | ColumnType::Double) => {
+                r.add(&at, format!("partition column {part:?} has type {:?}; partition by text, integers, booleans or dates", c.kind))
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+fn validate_pipeline<'c>(
+    r: &mut Report<'_>,
+    config: &'c Config,
+    i: usize,
+    p: &'c PipelineConfig,
+    tables: &HashMap<&str, usize>,
+    writer_of: &mut HashMap<&'c str, &'c str>,
+) {
+    use Step::{Index, Key};
+    let at = |k| [Key("pipelines"), Index(i), Key(k)];
+    if p.topic.trim().is_empty() {
+        r.add(&at("topic"), "topic is empty");
+    } else if config.kafka.is_embedded() && !config.kafka.topics.contains(&p.topic) {
+        r.add(&at("topic"), format!("topic {:?} is not in kafka.topics, so the embedded broker does not create it", p.topic));
+    }
+    if !(1..=100_000).contains(&p.batch.max_records) {
+        r.add(&[Key("pipelines"), Index(i), Key("batch"), Key("max_records")], "batch.max_records must be between 1 and 100000");
+    }
+    if p.flush.max_records == 0 || p.flush.max_bytes == 0 || p.flush.max_latency_ms == 0 {
+        r.add(&at("flush"), "flush.max_records, max_bytes and max_latency_ms must all be positive");
+    }
+    if !is_name(&p.dead_letter_table) {
+        r.add(&at("dead_letter_table"), "dead_letter_table must be a table name");
+    } else if tables.contains_key(p.dead_letter_table.as_str()) {
+        r.add(&at("dead_letter_table"), format!("dead_letter_table {:?} is also declared in [[tables]]; dead-letter tables have a fixed schema and must not be declared", p.dead_letter_table));
+    }
+    claim(r, writer_of, &p.dead_letter_table, &p.name, &at("dead_letter_table"));
+    if p.stages.is_empty() {
+        r.add(&at("stages"), "a pipeline needs at least one [[pipelines.stages]]");
+        return;
+    }
+
+    let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
+    for (s, stage) in p.stages.iter().enumerate() {
+        let sat = |k| [Key("pipelines"), Index(i), Key("stages"), Index(s), Key(k)];
+        if !is_name(&stage.plugin) {
+            r.add(&sat("plugin"), format!("plugin name {:?} must be letters, digits, '_', '-' or '.'", stage.plugin));
+        }
+        if ids.insert(stage.id(), s).is_some() {
+            r.add(&sat(if stage.id.is_some() { "id" } else { "plugin" }), format!("stage id {:?} is used twice in pipeline {:?}; give one an `id`", stage.id(), p.name));
+        }
+        if stage.timeout_ms == Some(0) {
+            r.add(&sat("timeout_ms"), "timeout_ms must be at least 1");
+        }
+        if stage.memory_mb.is_some_and(|m| !(1..=4096).contains(&m)) {
+            r.add(&sat("memory_mb"), "memory_mb must be between 1 and 4096");
+        }
+        if stage.outputs.is_empty() {
+            r.add(&sat("plugin"), format!("stage {:?} has no outputs; map each plugin output to a table or stage", stage.id()));
+        }
+        if tables.contains_key(stage.id()) {
+            r.add(&sat("plugin"), format!("stage id {:?} is also a table name; give the stage an `id`", stage.id()));
+        }
+    }
+
+    // Targets, and the graph they form.
+    let mut fed: BTreeSet<&str> = BTreeSet::new();
+    let mut edges: Vec<(&str, &str)> = Vec::new();
+    for (s, stage) in p.stages.iter().enumerate() {
+        for (output, target) in &stage.outputs {
+            let oat = [Key("pipelines"), Index(i), Key("stages"), Index(s), Key("outputs"), Key(output.as_str())];
+            if ids.contains_key(target.as_str()) {
+                if target == stage.id() {
+                    r.add(&oat, format!("output {output:?} feeds its own stage"));
+                }
+                fed.insert(target);
+                edges.push((stage.id(), target));
+            } else if tables.contains_key(target.as_str()) {
+                claim(r, writer_of, target, &p.name, &oat);
+            } else {
+                r.add(&oat, format!("output {output:?} targets {target:?}, which is neither a declared table nor a stage of pipeline {:?}", p.name));
+            }
+        }
+    }
+    if fed.len() == ids.len() {
+        r.add(&at("stages"), "every stage is fed by another stage: at least one must read the topic");
+    }
+    if let Some(cycle_at) = find_cycle(&ids, &edges) {
+        let s = ids[cycle_at];
+        r.add(&[Key("pipelines"), Index(i), Key("stages"), Index(s)], format!("stage {cycle_at:?} is part of a cycle"));
+    }
+}
+
+/// A table has exactly one writing pipeline: that pipeline alone owns its offsets.
+fn claim<'c>(
+    r: &mut Report<'_>,
+    writer_of: &mut HashMap<&'c str, &'c str>,
+    table: &'c str,
+    pipeline: &'c str,
+    path: &[Step<'_>],
+) {
+    match writer_of.get(table) {
+        Some(other) if *other != pipeline => r.add(path, format!("table {table:?} is already written by pipeline {other:?}; each table has one writing pipeline")),
+        _ => {
+            writer_of.insert(table, pipeline);
+        }
+    }
+}
+
+fn find_cycle<'a>(ids: &BTreeMap<&'a str, usize>, edges: &[(&'a str, &'a str)]) -> Option<&'a str> {
+    // Kahn's algorithm: whatever cannot be ordered sits on a cycle.
+    let mut indegree: BTreeMap<&str, usize> = ids.keys().map(|k| (*k, 0)).collect();
+    for (_, to) in edges {
+        *indegree.entry(to).or_default() += 1;
+    }
+    let mut ready: Vec<&str> = indegree.iter().filter(|(_, d)| **d == 0).map(|(k, _)| *k).collect();
+    let mut done = 0;
+    while let Some(n) = ready.pop() {
+        done += 1;
+        for (from, to) in edges {
+            if *from == n {
+                let d = indegree.get_mut(to)?;
+                *d -= 1;
+                if *d == 0 {
+                    ready.push(to);
+                }
+            }
+        }
+    }
+    if done == indegree.len() {
+        None
+    } else {
+        indegree.into_iter().find(|(_, d)| *d > 0).map(|(k, _)| k)
+    }
+}

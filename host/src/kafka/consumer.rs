@@ -1,0 +1,128 @@
+//! The pipeline consumer: a consumer group member whose start positions come from Delta.
+//!
+//! Kafka's committed group offsets are informational only (for lag tools). On every partition
+//! assignment the consumer seeks to the position the pipeline keeps in [`Positions`]: the
+//! offset after the last record already handled (committed in Delta, or buffered in this
+//! process), or the beginning of the partition when Delta holds nothing for it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::error::KafkaResult;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::ClientContext;
+
+use super::{KafkaError, client_config};
+
+/// Next offset to read per partition, shared between the pipeline and the rebalance callback.
+#[derive(Debug, Clone, Default)]
+pub struct Positions(Arc<Mutex<BTreeMap<i32, i64>>>);
+
+impl Positions {
+    pub fn set(&self, partition: i32, next: i64) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(partition, next);
+    }
+    pub fn get(&self, partition: i32) -> Option<i64> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&partition).copied()
+    }
+}
+
+pub struct SeekContext {
+    positions: Positions,
+    pipeline: String,
+}
+
+impl ClientContext for SeekContext {}
+
+impl ConsumerContext for SeekContext {
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let mut assigned = Vec::new();
+                for e in tpl.elements() {
+                    assigned.push((e.topic().to_string(), e.partition()));
+                }
+                for (topic, partition) in &assigned {
+                    let offset = match self.positions.get(*partition) {
+                        Some(next) => Offset::Offset(next),
+                        None => Offset::Beginning,
+                    };
+                    if let Err(e) = tpl.set_partition_offset(topic, *partition, offset) {
+                        tracing::error!(pipeline = %self.pipeline, partition, error = %e, "cannot set start offset");
+                    }
+                    tracing::info!(pipeline = %self.pipeline, topic, partition, ?offset, "partition assigned");
+                }
+                if let Err(e) = consumer.assign(tpl) {
+                    tracing::error!(pipeline = %self.pipeline, error = %e, "assign failed");
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                tracing::info!(pipeline = %self.pipeline, "partitions revoked");
+                if let Err(e) = consumer.unassign() {
+                    tracing::error!(pipeline = %self.pipeline, error = %e, "unassign failed");
+                }
+            }
+            other => {
+                tracing::error!(pipeline = %self.pipeline, error = ?other, "rebalance error");
+                let _ = consumer.unassign();
+            }
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+        if let Err(e) = result {
+            tracing::debug!(pipeline = %self.pipeline, error = %e, "informational offset commit failed");
+        }
+    }
+}
+
+pub type PipelineConsumer = StreamConsumer<SeekContext>;
+
+/// Creates the consumer of one pipeline and returns it with the topic's partition ids.
+pub fn create_consumer(
+    brokers: &str,
+    properties: &BTreeMap<String, String>,
+    group_id: &str,
+    pipeline: &str,
+    topic: &str,
+    positions: Positions,
+) -> Result<(PipelineConsumer, Vec<i32>), KafkaError> {
+    let mut config = client_config(brokers, properties);
+    config
+        .set("group.id", group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .set_if_absent("session.timeout.ms", "6000")
+        .set_if_absent("max.poll.interval.ms", "300000");
+    let consumer: PipelineConsumer =
+        config.create_with_context(SeekContext { positions, pipeline: pipeline.to_string() })?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    if partitions.is_empty() {
+        return Err(KafkaError::NoTopic { topic: topic.to_string(), brokers: brokers.to_string() });
+    }
+    Ok((consumer, partitions))
+}
+
+trait SetIfAbsent {
+    fn set_if_absent(&mut self, key: &str, value: &str) -> &mut Self;
+}
+
+impl SetIfAbsent for rdkafka::ClientConfig {
+    fn set_if_absent(&mut self, key: &str, value: &str) -> &mut Self {
+        if self.get(key).is_none() {
+            self.set(key, value);
+        }
+        self
+    }
+}

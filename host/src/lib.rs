@@ -1,0 +1,11 @@
+//! FinLake: Kafka → Wasm component plugins → Delta Lake, exactly once.
+//!
+//! See `docs/ARCHITECTURE.md` for the invariants the modules keep.
+
+pub mod api;
+pub mod config;
+pub mod kafka;
+pub mod pipeline;
+pub mod plugin;
+pub mod service;
+pub mod sink;

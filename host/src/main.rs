@@ -1,0 +1,237 @@
+//! `finlake`: the command-line entry point.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use tokio::sync::watch;
+
+use finlake::config::Config;
+use finlake::kafka::EmbeddedBroker;
+use finlake::kafka::producer::{ProduceOptions, create_producer, produce_trades};
+use finlake::service::Service;
+
+/// FinLake — a real-time financial data platform: Kafka topics → sandboxed Wasm component
+/// plugins → Delta Lake tables, exactly once.
+///
+/// Everything is declared in pipelines.toml: where records come from (Kafka, or an embedded
+/// broker), which plugins transform them, which Delta tables receive the rows.
+#[derive(Parser)]
+#[command(name = "finlake", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every pipeline of the config until Ctrl-C (then flush and commit, and exit).
+    ///
+    /// With kafka.brokers = "embedded", an in-process Kafka-protocol broker is started first
+    /// and its address printed, so `kcat -b ADDR` can produce to it. The API (health, pipeline
+    /// status, Prometheus metrics) listens on api.listen.
+    Run {
+        /// The pipelines file.
+        #[arg(short, long, default_value = "pipelines.toml", env = "FINLAKE_CONFIG")]
+        config: PathBuf,
+        /// Use these brokers instead of kafka.brokers (e.g. a `finlake broker` address).
+        #[arg(long)]
+        brokers: Option<String>,
+        /// Write the resolved broker address to this file once it is up (for scripts).
+        #[arg(long)]
+        brokers_file: Option<PathBuf>,
+    },
+    /// Check a pipelines file and print every problem as file:line:col; exits 1 if any.
+    Validate {
+        /// The pipelines file.
+        #[arg(default_value = "pipelines.toml")]
+        file: PathBuf,
+    },
+    /// Produce simulated stock trades (AAPL TSLA GOOGL MSFT AMZN) to a Kafka topic.
+    ///
+    /// Keys are the symbol, so one symbol stays in one partition. Prices follow a random walk.
+    Produce {
+        /// Bootstrap servers (host:port[,host:port]).
+        #[arg(short, long)]
+        brokers: String,
+        #[arg(short, long, default_value = "stock-trades")]
+        topic: String,
+        /// Records per second.
+        #[arg(short, long, default_value_t = 100.0)]
+        rate: f64,
+        /// Stop after this many records (default: run until Ctrl-C).
+        #[arg(short = 'n', long)]
+        count: Option<u64>,
+        /// Fraction of deliberately malformed records.
+        #[arg(long, default_value_t = 0.0)]
+        malformed_ratio: f64,
+        /// Seed, for a reproducible stream.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Run only an embedded Kafka-protocol broker (memory only) until Ctrl-C.
+    ///
+    /// Handy to keep a broker alive while `finlake run` is stopped and restarted.
+    Broker {
+        /// Topics to create.
+        #[arg(short, long, value_delimiter = ',', default_value = "stock-trades")]
+        topics: Vec<String>,
+        #[arg(short, long, default_value_t = 3)]
+        partitions: i32,
+        /// Write the bootstrap address to this file once it is up.
+        #[arg(long)]
+        address_file: Option<PathBuf>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run { config, brokers, brokers_file } => run(config, brokers, brokers_file).await,
+            Command::Validate { file } => validate(&file),
+            Command::Produce { brokers, topic, rate, count, malformed_ratio, seed } => {
+                produce(brokers, ProduceOptions { topic, rate, count, malformed_ratio, seed }).await
+            }
+            Command::Broker { topics, partitions, address_file } => broker(topics, partitions, address_file).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("FINLAKE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,deltalake=warn,deltalake_core=warn,librdkafka=warn,rdkafka=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
+}
+
+fn validate(file: &std::path::Path) -> anyhow::Result<()> {
+    let config = Config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut missing = Vec::new();
+    for p in &config.pipelines {
+        for s in &p.stages {
+            let path = config.plugin_path(&s.plugin);
+            if !path.exists() {
+                missing.push(format!("pipeline {}: plugin file {} not found (run ./xtask/setup.sh to build the plugins)", p.name, path.display()));
+            }
+        }
+    }
+    println!(
+        "{}: ok — {} pipeline(s), {} table(s), brokers {}",
+        file.display(),
+        config.pipelines.len(),
+        config.tables.len(),
+        config.kafka.brokers
+    );
+    for m in &missing {
+        println!("warning: {m}");
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn run(config_path: PathBuf, brokers: Option<String>, brokers_file: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = Config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The embedded broker lives on this (main) task: it must outlive every client.
+    let mut embedded = None;
+    let brokers = match brokers {
+        Some(b) => b,
+        None if config.kafka.is_embedded() => {
+            let broker = EmbeddedBroker::start(&config.kafka.topics, config.kafka.partitions)
+                .context("starting the embedded Kafka broker")?;
+            let addr = broker.bootstrap_servers();
+            embedded = Some(broker);
+            println!("embedded Kafka broker on {addr} (topics: {}) — try: kcat -b {addr} -L", config.kafka.topics.join(", "));
+            addr
+        }
+        None => config.kafka.brokers.clone(),
+    };
+    if let Some(f) = &brokers_file {
+        std::fs::write(f, &brokers).with_context(|| format!("writing {}", f.display()))?;
+    }
+    let lake = config.lake.root.clone();
+    let service = Service::start(config, brokers).await?;
+    if let Some(addr) = service.api_addr {
+        println!("API on http://{addr}/api/pipelines — metrics on http://{addr}/metrics");
+    }
+    println!("lake under {} — Ctrl-C to stop (pipelines flush and commit first)", lake.display());
+    wait_for_signal().await;
+    println!("stopping: flushing and committing…");
+    service.shutdown().await;
+    drop(embedded);
+    println!("stopped");
+    Ok(())
+}
+
+async fn produce(brokers: String, options: ProduceOptions) -> anyhow::Result<()> {
+    if !(options.rate > 0.0) {
+        bail!("--rate must be positive");
+    }
+    let producer = create_producer(&brokers, &Default::default())?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let started = std::time::Instant::now();
+    let total = options.count;
+    let sent = produce_trades(&producer, &options, stop_rx, |n| {
+        let secs = started.elapsed().as_secs_f64().max(0.001);
+        match total {
+            Some(t) => eprint!("\rproduced {n}/{t} ({:.0}/s)   ", n as f64 / secs),
+            None => eprint!("\rproduced {n} ({:.0}/s)   ", n as f64 / secs),
+        }
+    })
+    .await?;
+    eprintln!();
+    println!("produced {sent} records to {} in {:.1}s", options.topic, started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+async fn broker(topics: Vec<String>, partitions: i32, address_file: Option<PathBuf>) -> anyhow::Result<()> {
+    let broker = EmbeddedBroker::start(&topics, partitions).context("starting the embedded Kafka broker")?;
+    let addr = broker.bootstrap_servers();
+    if let Some(f) = &address_file {
+        std::fs::write(f, &addr).with_context(|| format!("writing {}", f.display()))?;
+    }
+    println!("embedded Kafka broker on {addr} (topics: {}, {partitions} partitions each) — Ctrl-C to stop", topics.join(", "));
+    wait_for_signal().await;
+    drop(broker);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    Ok(())
+}

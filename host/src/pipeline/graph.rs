@@ -1,0 +1,219 @@
+//! The stages of a pipeline as a graph, and running one Kafka batch through it.
+//!
+//! A failing plugin call (trap, timeout, memory, error) is retried on halves of the batch until
+//! the records that cause it are isolated; those become dead letters, the rest go on.
+
+use std::collections::BTreeMap;
+
+use crate::config::{PipelineConfig, StageConfig};
+use crate::plugin::{Batch, BatchBuilder, LoadedPlugin, PluginError, PluginInstance, rows_of};
+use crate::plugin::batch_view::{record_key, select};
+
+/// Where a plugin output goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Table(String),
+    Stage(usize),
+}
+
+pub struct Stage {
+    pub id: String,
+    pub instance: PluginInstance,
+    pub targets: BTreeMap<String, Target>,
+    fed: bool,
+}
+
+/// A row for a table, produced from Kafka record `input` of the batch.
+#[derive(Debug)]
+pub struct TableRow {
+    pub table: String,
+    pub input: usize,
+    pub json: Vec<u8>,
+}
+
+/// A Kafka record that a stage could not handle.
+#[derive(Debug)]
+pub struct Failure {
+    pub input: usize,
+    pub stage: String,
+    pub plugin: String,
+    pub plugin_version: String,
+    pub kind: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct GraphOutput {
+    pub rows: Vec<TableRow>,
+    pub failures: Vec<Failure>,
+}
+
+pub struct Graph {
+    pub stages: Vec<Stage>,
+    order: Vec<usize>,
+}
+
+impl Graph {
+    /// Builds the graph from validated config and one instance per stage.
+    pub fn new(config: &PipelineConfig, mut instances: Vec<PluginInstance>) -> Graph {
+        let ids: BTreeMap<&str, usize> = config.stages.iter().enumerate().map(|(i, s)| (s.id(), i)).collect();
+        let mut fed = vec![false; config.stages.len()];
+        let mut stages = Vec::new();
+        for (s, instance) in config.stages.iter().zip(instances.drain(..)) {
+            let targets = targets_of(s, &ids);
+            for t in targets.values() {
+                if let Target::Stage(i) = t {
+                    fed[*i] = true;
+                }
+            }
+            stages.push(Stage { id: s.id().to_string(), instance, targets, fed: false });
+        }
+        for (stage, fed) in stages.iter_mut().zip(fed) {
+            stage.fed = fed;
+        }
+        let order = topological(&stages);
+        Graph { stages, order }
+    }
+
+    pub fn plugins(&self) -> Vec<(&str, &LoadedPlugin)> {
+        self.stages.iter().map(|s| (s.id.as_str(), s.instance.plugin())).collect()
+    }
+
+    /// Runs a Kafka batch through every stage. Only a broken plugin (one that cannot even be
+    /// re-instantiated) is an error; record-level failures are returned as [`Failure`]s.
+    pub fn run(&mut self, batch: &Batch) -> Result<GraphOutput, PluginError> {
+        let n = batch.offsets.len();
+        let mut output = GraphOutput::default();
+        // Input of each fed stage: (batch, origin index in the Kafka batch per record).
+        let mut pending: Vec<Option<(BatchBuilder, Vec<usize>)>> = (0..self.stages.len()).map(|_| None).collect();
+        let identity: Vec<usize> = (0..n).collect();
+        for &s in &self.order.clone() {
+            let fed_input;
+            let (input, origins): (&Batch, &[usize]) = if self.stages[s].fed {
+                match pending[s].take() {
+                    Some((b, o)) if !b.is_empty() => {
+                        fed_input = (b.finish(), o);
+                        (&fed_input.0, &fed_input.1)
+                    }
+                    _ => continue,
+                }
+            } else {
+                (batch, &identity)
+            };
+            let mut emitted = Vec::new();
+            call_isolating(&mut self.stages[s], input, origins, &mut emitted, &mut output.failures)?;
+            for (origin, out_name, json) in emitted {
+                match self.stages[s].targets.get(&out_name) {
+                    Some(Target::Table(t)) => output.rows.push(TableRow { table: t.clone(), input: origin, json }),
+                    Some(Target::Stage(next)) => {
+                        let (b, o) = pending[*next].get_or_insert_with(|| (BatchBuilder::new(&batch.topic, 64), Vec::new()));
+                        b.push(record_key(batch, origin), &json, [], batch.partitions[origin], batch.offsets[origin], batch.timestamps[origin]);
+                        o.push(origin);
+                    }
+                    None => {
+                        let stage = &self.stages[s];
+                        output.failures.push(Failure {
+                            input: origin,
+                            stage: stage.id.clone(),
+                            plugin: stage.instance.plugin().name.clone(),
+                            plugin_version: stage.instance.plugin().version.clone(),
+                            kind: "unrouted".into(),
+                            reason: format!("plugin emitted to output {out_name:?}, which the stage's outputs do not map"),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(output)
+    }
+}
+
+fn targets_of(stage: &StageConfig, ids: &BTreeMap<&str, usize>) -> BTreeMap<String, Target> {
+    stage
+        .outputs
+        .iter()
+        .map(|(out, target)| {
+            let t = match ids.get(target.as_str()) {
+                Some(i) => Target::Stage(*i),
+                None => Target::Table(target.clone()),
+            };
+            (out.clone(), t)
+        })
+        .collect()
+}
+
+fn topological(stages: &[Stage]) -> Vec<usize> {
+    let mut indegree = vec![0usize; stages.len()];
+    for s in stages {
+        for t in s.targets.values() {
+            if let Target::Stage(i) = t {
+                indegree[*i] += 1;
+            }
+        }
+    }
+    let mut ready: Vec<usize> = (0..stages.len()).filter(|i| indegree[*i] == 0).rev().collect();
+    let mut order = Vec::new();
+    while let Some(i) = ready.pop() {
+        order.push(i);
+        for t in stages[i].targets.values() {
+            if let Target::Stage(j) = t {
+                indegree[*j] -= 1;
+                if indegree[*j] == 0 {
+                    ready.push(*j);
+                }
+            }
+        }
+    }
+    order
+}
+
+type Emitted = (usize, String, Vec<u8>);
+
+fn call_isolating(
+    stage: &mut Stage,
+    batch: &Batch,
+    origins: &[usize],
+    emitted: &mut Vec<Emitted>,
+    failures: &mut Vec<Failure>,
+) -> Result<(), PluginError> {
+    let n = batch.offsets.len();
+    let outcome = stage.instance.process(batch).and_then(|result| {
+        let rows = rows_of(&result, n).map_err(|message| PluginError::BadResult { plugin: stage.instance.plugin().name.clone(), message })?;
+        let rows: Vec<Emitted> = rows.into_iter().map(|r| (origins[r.input], r.output.to_string(), r.json.to_vec())).collect();
+        Ok((rows, result.rejections))
+    });
+    let fail = |stage: &Stage, input: usize, kind: &str, reason: String| Failure {
+        input,
+        stage: stage.id.clone(),
+        plugin: stage.instance.plugin().name.clone(),
+        plugin_version: stage.instance.plugin().version.clone(),
+        kind: kind.to_string(),
+        reason,
+    };
+    match outcome {
+        Ok((rows, rejections)) => {
+            emitted.extend(rows);
+            for r in rejections {
+                failures.push(fail(stage, origins[r.input as usize], "rejected", r.reason));
+            }
+            Ok(())
+        }
+        Err(e) if e.is_per_call() => {
+            if n == 1 {
+                tracing::warn!(stage = %stage.id, error = %e, offset = batch.offsets[0], partition = batch.partitions[0], "record isolated as poison");
+                failures.push(fail(stage, origins[0], e.kind(), e.to_string()));
+                return Ok(());
+            }
+            tracing::warn!(stage = %stage.id, error = %e, records = n, "batch failed in plugin; splitting to isolate the cause");
+            let mid = n / 2;
+            for range in [0..mid, mid..n] {
+                let indices: Vec<usize> = range.collect();
+                let part = select(batch, &indices);
+                let part_origins: Vec<usize> = indices.iter().map(|i| origins[*i]).collect();
+                call_isolating(stage, &part, &part_origins, emitted, failures)?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}

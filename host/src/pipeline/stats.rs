@@ -1,0 +1,137 @@
+//! Live counters of each pipeline, read by the API and mirrored into Prometheus metrics.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", tag = "state", content = "detail")]
+pub enum PipelineState {
+    Starting,
+    Running,
+    /// Failed and waiting to restart; the message says why.
+    Restarting(String),
+    Stopped,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TableStats {
+    pub rows_written: u64,
+    pub last_version: Option<i64>,
+    pub last_commit_at: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct PipelineStats {
+    pub name: String,
+    state: Mutex<PipelineState>,
+    pub records_in: AtomicU64,
+    pub rows_out: AtomicU64,
+    pub dead_letters: AtomicU64,
+    pub errors: AtomicU64,
+    pub batches: AtomicU64,
+    pub commits: AtomicU64,
+    tables: Mutex<BTreeMap<String, TableStats>>,
+    last_error: Mutex<Option<String>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineSnapshot {
+    pub name: String,
+    #[serde(flatten)]
+    pub state: PipelineState,
+    pub records_in: u64,
+    pub rows_out: u64,
+    pub dead_letters: u64,
+    pub errors: u64,
+    pub batches: u64,
+    pub commits: u64,
+    pub last_error: Option<String>,
+    pub tables: BTreeMap<String, TableStats>,
+}
+
+impl PipelineStats {
+    pub fn new(name: &str) -> Self {
+        PipelineStats {
+            name: name.to_string(),
+            state: Mutex::new(PipelineState::Starting),
+            records_in: AtomicU64::new(0),
+            rows_out: AtomicU64::new(0),
+            dead_letters: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+            tables: Mutex::new(BTreeMap::new()),
+            last_error: Mutex::new(None),
+        }
+    }
+
+    pub fn set_state(&self, state: PipelineState) {
+        if let PipelineState::Restarting(why) = &state {
+            *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
+        }
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
+    }
+
+    pub fn state(&self) -> PipelineState {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn add(&self, counter: &AtomicU64, n: u64, metric: &'static str) {
+        counter.fetch_add(n, Ordering::Relaxed);
+        metrics::counter!(metric, "pipeline" => self.name.clone()).increment(n);
+    }
+
+    pub fn record_error(&self, message: String) {
+        self.add(&self.errors, 1, "finlake_pipeline_errors_total");
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
+    }
+
+    pub fn table_committed(&self, table: &str, rows: u64, version: i64) {
+        let mut tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
+        let t = tables.entry(table.to_string()).or_default();
+        t.rows_written += rows;
+        t.last_version = Some(version);
+        t.last_commit_at = Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        metrics::counter!("finlake_table_rows_written_total", "table" => table.to_string()).increment(rows);
+        metrics::gauge!("finlake_table_version", "table" => table.to_string()).set(version as f64);
+    }
+
+    pub fn table_opened(&self, table: &str, version: Option<i64>) {
+        let mut tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
+        tables.entry(table.to_string()).or_default().last_version = version;
+    }
+
+    pub fn snapshot(&self) -> PipelineSnapshot {
+        PipelineSnapshot {
+            name: self.name.clone(),
+            state: self.state(),
+            records_in: self.records_in.load(Ordering::Relaxed),
+            rows_out: self.rows_out.load(Ordering::Relaxed),
+            dead_letters: self.dead_letters.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            batches: self.batches.load(Ordering::Relaxed),
+            commits: self.commits.load(Ordering::Relaxed),
+            last_error: self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            tables: self.tables.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        }
+    }
+}
+
+/// All pipelines of the process.
+#[derive(Debug, Default, Clone)]
+pub struct Registry(Arc<Mutex<BTreeMap<String, Arc<PipelineStats>>>>);
+
+impl Registry {
+    pub fn register(&self, name: &str) -> Arc<PipelineStats> {
+        let stats = Arc::new(PipelineStats::new(name));
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), stats.clone());
+        stats
+    }
+
+    pub fn snapshots(&self) -> Vec<PipelineSnapshot> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).values().map(|s| s.snapshot()).collect()
+    }
+}

@@ -1,0 +1,195 @@
+//! One plugin instance: a Store with limits, a config, and recovery after failures.
+
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::Plugin;
+use super::bindings::finlake::plugin::host::{self, Level};
+use super::runtime::{EPOCH_TICK, LoadedPlugin};
+use super::{Batch, BatchResult, PluginError, PluginInfo};
+
+/// Per-instance resource limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock limit for one call (init or process).
+    pub timeout: Duration,
+    /// Limit on the instance's linear memory, in bytes.
+    pub memory_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { timeout: Duration::from_secs(2), memory_bytes: 256 << 20 }
+    }
+}
+
+/// Data of a plugin's Store.
+pub struct StoreState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory_limit: usize,
+    memory_exceeded: bool,
+    label: String,
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl ResourceLimiter for StoreState {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            // Refuse the growth (memory.grow returns -1); the guest then usually aborts. The
+            // flag lets us report the trap that follows as a memory-limit error.
+            self.memory_exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+impl host::Host for StoreState {
+    fn log(&mut self, level: Level, message: String) {
+        let message = if message.len() > 4096 { format!("{}…", &message[..message.floor_char_boundary(4096)]) } else { message };
+        match level {
+            Level::Trace => tracing::trace!(plugin = %self.label, "{message}"),
+            Level::Debug => tracing::debug!(plugin = %self.label, "{message}"),
+            Level::Info => tracing::info!(plugin = %self.label, "{message}"),
+            Level::Warn => tracing::warn!(plugin = %self.label, "{message}"),
+            Level::Error => tracing::error!(plugin = %self.label, "{message}"),
+        }
+    }
+}
+
+impl super::bindings::finlake::plugin::types::Host for StoreState {}
+
+struct Live {
+    store: Store<StoreState>,
+    bindings: Plugin,
+}
+
+/// A running instance of a [`LoadedPlugin`] with its config and limits.
+pub struct PluginInstance {
+    plugin: LoadedPlugin,
+    config_json: String,
+    limits: Limits,
+    live: Option<Live>,
+    /// Instances created so far (1 + restarts after failures).
+    pub instantiations: u64,
+}
+
+impl PluginInstance {
+    /// Creates an instance and runs `init` with `config_json`.
+    pub fn new(plugin: LoadedPlugin, config_json: String, limits: Limits) -> Result<Self, PluginError> {
+        let mut instance = PluginInstance { plugin, config_json, limits, live: None, instantiations: 0 };
+        instance.ensure_live()?;
+        Ok(instance)
+    }
+
+    pub fn plugin(&self) -> &LoadedPlugin {
+        &self.plugin
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Reads `info` from a throwaway instance (used while loading).
+    pub(super) fn info(plugin: &LoadedPlugin, limits: Limits) -> Result<PluginInfo, PluginError> {
+        let mut live = instantiate(plugin, limits)?;
+        arm(&mut live.store, limits);
+        let info = live.bindings.finlake_plugin_transform().call_info(&mut live.store);
+        info.map_err(|e| classify(&plugin.origin, &live.store, limits, e))
+    }
+
+    fn ensure_live(&mut self) -> Result<&mut Live, PluginError> {
+        if self.live.is_none() {
+            let mut live = instantiate(&self.plugin, self.limits)?;
+            self.instantiations += 1;
+            arm(&mut live.store, self.limits);
+            let init = live.bindings.finlake_plugin_transform().call_init(&mut live.store, &self.config_json);
+            match init {
+                Ok(Ok(())) => {}
+                Ok(Err(message)) => return Err(PluginError::Init { plugin: self.plugin.name.clone(), message }),
+                Err(e) => return Err(classify(&self.plugin.name, &live.store, self.limits, e)),
+            }
+            self.live = Some(live);
+        }
+        Ok(self.live.as_mut().unwrap_or_else(|| unreachable!("set above")))
+    }
+
+    /// Runs one batch. On a trap, timeout or memory overrun the instance is discarded and a
+    /// fresh one (re-initialised with the same config) serves the next call.
+    pub fn process(&mut self, batch: &Batch) -> Result<BatchResult, PluginError> {
+        let limits = self.limits;
+        let name = self.plugin.name.clone();
+        let live = self.ensure_live()?;
+        arm(&mut live.store, limits);
+        let started = Instant::now();
+        let outcome = live.bindings.finlake_plugin_transform().call_process(&mut live.store, batch);
+        metrics::histogram!("finlake_plugin_call_seconds", "plugin" => name.clone()).record(started.elapsed().as_secs_f64());
+        match outcome {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(message)) => Err(PluginError::Failed { plugin: name, message }),
+            Err(e) => {
+                let err = classify(&name, &live.store, limits, e);
+                self.live = None;
+                Err(err)
+            }
+        }
+    }
+}
+
+fn instantiate(plugin: &LoadedPlugin, limits: Limits) -> Result<Live, PluginError> {
+    let state = StoreState {
+        wasi: WasiCtx::builder().build(),
+        table: ResourceTable::new(),
+        memory_limit: limits.memory_bytes,
+        memory_exceeded: false,
+        label: if plugin.name.is_empty() { plugin.origin.clone() } else { format!("{}@{}", plugin.name, plugin.version) },
+    };
+    let mut store = Store::new(&plugin.engine, state);
+    store.limiter(|s| s as &mut dyn ResourceLimiter);
+    arm(&mut store, limits);
+    let bindings = plugin
+        .pre
+        .instantiate(&mut store)
+        .map_err(|e| classify_instantiate(&plugin.origin, &store, limits, e))?;
+    Ok(Live { store, bindings })
+}
+
+/// Sets the deadline for the next call.
+fn arm(store: &mut Store<StoreState>, limits: Limits) {
+    let ticks = limits.timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1) as u64;
+    // +1: the current tick may be almost over when the call starts.
+    store.set_epoch_deadline(ticks + 1);
+    store.epoch_deadline_trap();
+    store.data_mut().memory_exceeded = false;
+}
+
+fn classify_instantiate(origin: &str, store: &Store<StoreState>, limits: Limits, e: wasmtime::Error) -> PluginError {
+    match classify(origin, store, limits, e) {
+        PluginError::Trap { plugin, message } => PluginError::Link { origin: plugin, message },
+        other => other,
+    }
+}
+
+fn classify(plugin: &str, store: &Store<StoreState>, limits: Limits, e: wasmtime::Error) -> PluginError {
+    let plugin = plugin.to_string();
+    if store.data().memory_exceeded {
+        return PluginError::Memory { plugin, limit_mb: (limits.memory_bytes >> 20) as u64 };
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => PluginError::Timeout { plugin, limit_ms: limits.timeout.as_millis() as u64 },
+        _ => PluginError::Trap { plugin, message: format!("{e:#}").lines().next().unwrap_or_default().to_string() },
+    }
+}

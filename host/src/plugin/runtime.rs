@@ -1,0 +1,131 @@
+//! Engine, linker and loading of plugin components.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+use super::PluginError;
+use super::bindings::{Plugin, PluginPre};
+use super::cache::CompileCache;
+use super::instance::{Limits, PluginInstance, StoreState};
+
+/// How often the epoch advances; time limits are rounded up to this granularity.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Shared by every plugin of the process.
+pub struct PluginRuntime {
+    engine: Engine,
+    linker: Linker<StoreState>,
+    cache: CompileCache,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for PluginRuntime {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A compiled, pre-linked component that instances are made from.
+#[derive(Clone)]
+pub struct LoadedPlugin {
+    pub(super) pre: PluginPre<StoreState>,
+    pub(super) engine: Engine,
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub size: usize,
+    pub origin: String,
+    pub load_time: Duration,
+    pub cache_hit: bool,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin").field("name", &self.name).field("version", &self.version).field("sha256", &self.sha256).finish()
+    }
+}
+
+impl PluginRuntime {
+    pub fn new(cache_dir: &Path) -> Result<Self, PluginError> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        let engine = Engine::new(&config).map_err(|e| PluginError::Compile { origin: "engine".into(), message: format!("{e:#}") })?;
+        let mut linker: Linker<StoreState> = Linker::new(&engine);
+        let link_err = |e: wasmtime::Error| PluginError::Link { origin: "host".into(), message: format!("{e:#}") };
+        // Guests built with a std library import wasi:cli/io/clocks; the WasiCtx in each store
+        // grants nothing (no preopens, env, args or sockets).
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link_err)?;
+        Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(link_err)?;
+
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let (weak, stop) = (engine.weak(), stop_ticker.clone());
+        std::thread::Builder::new()
+            .name("wasm-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .map_err(|e| PluginError::Compile { origin: "engine".into(), message: e.to_string() })?;
+        let cache = CompileCache::new(cache_dir, "epoch_interruption;component_model;default");
+        Ok(PluginRuntime { engine, linker, cache, stop_ticker })
+    }
+
+    /// Loads a component file; `expected_name` (if given) must equal its declared name.
+    pub fn load_file(&self, path: &Path, expected_name: Option<&str>) -> Result<LoadedPlugin, PluginError> {
+        let bytes = std::fs::read(path).map_err(|e| PluginError::Read {
+            path: path.display().to_string(),
+            message: if e.kind() == std::io::ErrorKind::NotFound {
+                "file not found (build the plugins: ./xtask/setup.sh, or `cargo build --release --target wasm32-wasip2` in plugins/)".into()
+            } else {
+                e.to_string()
+            },
+        })?;
+        self.load_bytes(&bytes, &path.display().to_string(), expected_name)
+    }
+
+    /// Compiles (or loads from cache), links, and reads the plugin's declared name and version.
+    pub fn load_bytes(&self, bytes: &[u8], origin: &str, expected_name: Option<&str>) -> Result<LoadedPlugin, PluginError> {
+        let started = Instant::now();
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let (component, cache_hit) = self.cache.load(&self.engine, bytes, &sha256, origin)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| PluginError::Link { origin: origin.to_string(), message: format!("{e:#}") })?;
+        let pre = PluginPre::new(pre).map_err(|e| PluginError::Link { origin: origin.to_string(), message: format!("{e:#}") })?;
+        let mut loaded = LoadedPlugin {
+            pre,
+            engine: self.engine.clone(),
+            name: String::new(),
+            version: String::new(),
+            sha256,
+            size: bytes.len(),
+            origin: origin.to_string(),
+            load_time: Duration::ZERO,
+            cache_hit,
+        };
+        let info = PluginInstance::info(&loaded, Limits::default())?;
+        if let Some(expected) = expected_name {
+            if info.name != expected {
+                return Err(PluginError::WrongName { origin: origin.to_string(), expected: expected.to_string(), found: info.name });
+            }
+        }
+        loaded.name = info.name;
+        loaded.version = info.version;
+        loaded.load_time = started.elapsed();
+        tracing::info!(plugin = %loaded.name, version = %loaded.version, sha256 = %&loaded.sha256[..12], cache_hit, load_ms = loaded.load_time.as_millis() as u64, "plugin loaded");
+        Ok(loaded)
+    }
+}

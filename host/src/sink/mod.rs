@@ -1,0 +1,23 @@
+//! Delta Lake sinks: table schemas, row buffering, exactly-once commits, dead letters.
+
+pub mod dead_letter;
+pub mod rows;
+pub mod schema;
+pub mod table;
+
+pub use dead_letter::{DeadLetter, dead_letter_schema};
+pub use rows::{Coordinates, RowBuffer};
+pub use schema::TableSchema;
+pub use table::{TableSink, app_id};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("Delta table {table}: {source}")]
+    Delta { table: String, source: Box<deltalake::DeltaTableError> },
+    #[error("Delta table {table}: cannot build Arrow batch: {message}")]
+    Arrow { table: String, message: String },
+    #[error("Delta table {table}: {message}")]
+    SchemaChanged { table: String, message: String },
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+}

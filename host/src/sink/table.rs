@@ -1,0 +1,189 @@
+//! One Delta table written by one pipeline, with the pipeline's Kafka offsets stored in the
+//! same commit as the data (Delta `txn` actions), which is what makes writes exactly-once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Transaction};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::{DeltaTable, DeltaTableError};
+
+use super::SinkError;
+use super::rows::{Coordinates, RowBuffer};
+use super::schema::TableSchema;
+
+/// The `txn` application id for one topic-partition of one pipeline.
+pub fn app_id(pipeline: &str, topic: &str, partition: i32) -> String {
+    format!("finlake:{pipeline}:{topic}:{partition}")
+}
+
+pub struct TableSink {
+    pub name: String,
+    table: DeltaTable,
+    buffer: RowBuffer,
+    pipeline: String,
+    topic: String,
+    /// Last Kafka offset per partition whose rows are committed in this table.
+    committed: BTreeMap<i32, i64>,
+}
+
+fn delta_err(table: &str) -> impl Fn(DeltaTableError) -> SinkError + '_ {
+    move |source| SinkError::Delta { table: table.to_string(), source: Box::new(source) }
+}
+
+impl TableSink {
+    /// Opens the table (creating it with `schema` if it does not exist) and reads which offsets
+    /// of `partitions` it already holds.
+    pub async fn open(
+        root: &Path,
+        name: &str,
+        relative_path: &str,
+        schema: TableSchema,
+        pipeline: &str,
+        topic: &str,
+        partitions: &[i32],
+    ) -> Result<Self, SinkError> {
+        let dir = root.join(relative_path);
+        std::fs::create_dir_all(&dir).map_err(|e| SinkError::Io { path: dir.display().to_string(), message: e.to_string() })?;
+        let dir = dir.canonicalize().map_err(|e| SinkError::Io { path: dir.display().to_string(), message: e.to_string() })?;
+        let url = url::Url::from_directory_path(&dir)
+            .map_err(|_| SinkError::Io { path: dir.display().to_string(), message: "not an absolute path".into() })?;
+        let err = delta_err(name);
+        let mut table = DeltaTable::try_from_url(url).await.map_err(&err)?;
+        if table.version().is_none() {
+            tracing::info!(table = name, path = %dir.display(), "creating Delta table");
+            table = table
+                .create()
+                .with_table_name(name)
+                .with_columns(schema.delta_fields())
+                .with_partition_columns(schema.partition_by.clone())
+                .with_comment(format!("written by FinLake pipeline {pipeline}"))
+                .await
+                .map_err(&err)?;
+        } else {
+            check_schema(name, &table, &schema)?;
+        }
+        let mut committed = BTreeMap::new();
+        let state = table.snapshot().map_err(&err)?;
+        for &p in partitions {
+            if let Some(v) = state.transaction_version(table.log_store().as_ref(), app_id(pipeline, topic, p)).await.map_err(&err)? {
+                committed.insert(p, v);
+            }
+        }
+        tracing::info!(table = name, version = table.version(), ?committed, "table opened");
+        Ok(TableSink {
+            name: name.to_string(),
+            table,
+            buffer: RowBuffer::new(schema),
+            pipeline: pipeline.to_string(),
+            topic: topic.to_string(),
+            committed,
+        })
+    }
+
+    /// Last committed offset of a partition, if any.
+    pub fn committed(&self, partition: i32) -> Option<i64> {
+        self.committed.get(&partition).copied()
+    }
+
+    /// Whether a row from this record still has to be written (it is not already committed).
+    pub fn wants(&self, partition: i32, offset: i64) -> bool {
+        self.committed(partition).is_none_or(|c| offset > c)
+    }
+
+    pub fn push_json(&mut self, json: &[u8], at: Coordinates<'_>) -> Result<(), String> {
+        self.buffer.push_json(json, at)
+    }
+
+    pub(crate) fn buffer_mut(&mut self) -> &mut RowBuffer {
+        &mut self.buffer
+    }
+
+    pub fn buffered_rows(&self) -> usize {
+        self.buffer.len()
+    }
+
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffer.bytes()
+    }
+
+    pub fn version(&self) -> Option<i64> {
+        self.table.version()
+    }
+
+    /// Writes buffered rows and commits them together with `processed` (last offset per
+    /// partition this pipeline has fully handled). Returns the new version, or `None` when there
+    /// was nothing to commit.
+    pub async fn commit(
+        &mut self,
+        processed: &BTreeMap<i32, i64>,
+        metadata: &HashMap<String, serde_json::Value>,
+    ) -> Result<Option<i64>, SinkError> {
+        let txns: Vec<Transaction> = processed
+            .iter()
+            .filter(|(p, o)| self.committed(**p).is_none_or(|c| **o > c))
+            .map(|(p, o)| Transaction::new_with_last_update(app_id(&self.pipeline, &self.topic, *p), *o, Some(chrono::Utc::now().timestamp_millis())))
+            .collect();
+        if txns.is_empty() && self.buffer.is_empty() {
+            return Ok(None);
+        }
+        let err = delta_err(&self.name);
+        let rows = self.buffer.len();
+        let mut actions = Vec::new();
+        if rows > 0 {
+            let batch = self.buffer.take_batch().map_err(|e| SinkError::Arrow { table: self.name.clone(), message: e.to_string() })?;
+            let mut writer = RecordBatchWriter::for_table(&self.table).map_err(&err)?;
+            writer.write(batch).await.map_err(&err)?;
+            actions = writer.flush().await.map_err(&err)?.into_iter().map(Action::Add).collect();
+        }
+        let partition_by = self.table.snapshot().map_err(&err)?.metadata().partition_columns().clone();
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: (!partition_by.is_empty()).then_some(partition_by),
+            predicate: None,
+        };
+        let properties = CommitProperties::default()
+            .with_metadata(metadata.clone())
+            .with_application_transactions(txns);
+        let finalized = CommitBuilder::from(properties)
+            .with_actions(actions)
+            .build(Some(self.table.snapshot().map_err(&err)?), self.table.log_store(), operation)
+            .await
+            .map_err(&err)?;
+        let version = finalized.version();
+        self.table.state = Some(finalized.snapshot());
+        for (p, o) in processed {
+            let entry = self.committed.entry(*p).or_insert(*o);
+            *entry = (*entry).max(*o);
+        }
+        tracing::debug!(table = %self.name, version, rows, "committed");
+        Ok(Some(version))
+    }
+}
+
+fn check_schema(name: &str, table: &DeltaTable, expected: &TableSchema) -> Result<(), SinkError> {
+    let Ok(state) = table.snapshot() else { return Ok(()) };
+    let actual: Vec<(String, String)> = state
+        .schema()
+        .fields()
+        .map(|f| (f.name().to_string(), format!("{:?}", f.data_type())))
+        .collect();
+    let wanted: Vec<(String, String)> = expected
+        .delta_fields()
+        .iter()
+        .map(|f| (f.name().to_string(), format!("{:?}", f.data_type())))
+        .collect();
+    if actual != wanted {
+        return Err(SinkError::SchemaChanged {
+            table: name.to_string(),
+            message: format!(
+                "the existing table has columns [{}] but pipelines.toml declares [{}]; schema changes need a new table (or path) for now",
+                actual.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "),
+                wanted.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! Silver: parse a JSON stock trade, validate every field, emit a typed row.
+//!
+//! Input (from `finlake produce` or any producer):
+//! `{"trade_id":"T1","symbol":"AAPL","price":189.5,"quantity":100,"side":"buy",
+//!   "exchange":"NASDAQ","ts":1764218700123}` (`ts` in epoch milliseconds or RFC 3339 text).
+use finlake_plugin_sdk::{Config, Emitter, Plugin, Record, export_plugin};
+use serde::{Deserialize, Serialize};
+
+struct NormalizeTrade {
+    allowed_symbols: Option<Vec<String>>,
+    max_price: f64,
+}
+
+#[derive(Deserialize)]
+struct RawTrade {
+    trade_id: Option<serde_json::Value>,
+    symbol: Option<String>,
+    price: Option<serde_json::Value>,
+    quantity: Option<serde_json::Value>,
+    side: Option<String>,
+    exchange: Option<String>,
+    ts: Option<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct SilverTrade<'a> {
+    trade_id: String,
+    symbol: String,
+    price: f64,
+    quantity: i64,
+    side: &'a str,
+    notional: f64,
+    exchange: Option<String>,
+    /// Epoch milliseconds or RFC 3339 text; the host's timestamp column accepts both.
+    event_time: serde_json::Value,
+}
+
+impl Plugin for NormalizeTrade {
+    const NAME: &'static str = "normalize-trade";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    fn new(config: Config) -> Result<Self, String> {
+        let allowed_symbols = match config.get("allowed_symbols") {
+            None => None,
+            Some(v) => Some(
+                serde_json::from_value::<Vec<String>>(v.clone())
+                    .map_err(|e| format!("allowed_symbols must be a list of strings: {e}"))?,
+            ),
+        };
+        let max_price = match config.get("max_price") {
+            None => 1_000_000.0,
+            Some(v) => v.as_f64().ok_or("max_price must be a number")?,
+        };
+        Ok(NormalizeTrade { allowed_symbols, max_price })
+    }
+
+    fn process(&mut self, record: &Record<'_>, out: &mut Emitter) -> Result<(), String> {
+        let text = record.value_str()?;
+        let raw: RawTrade =
+            serde_json::from_str(text).map_err(|e| format!("not a JSON trade object: {e}"))?;
+
+        let trade_id = match raw.trade_id {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => s,
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            _ => return Err("trade_id is missing or empty".into()),
+        };
+        let symbol = raw.symbol.ok_or("symbol is missing")?.trim().to_ascii_uppercase();
+        if symbol.is_empty()
+            || symbol.len() > 12
+            || !symbol.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        {
+            return Err(format!("symbol {symbol:?} is not a ticker"));
+        }
+        if let Some(allowed) = &self.allowed_symbols {
+            if !allowed.iter().any(|s| s == &symbol) {
+                return Err(format!("symbol {symbol} is not in allowed_symbols"));
+            }
+        }
+        let price = number(raw.price, "price")?;
+        if !(price > 0.0 && price <= self.max_price) {
+            return Err(format!("price {price} is outside (0, {}]", self.max_price));
+        }
+        let quantity = number(raw.quantity, "quantity")?;
+        if !(quantity >= 1.0 && quantity.fract() == 0.0 && quantity < 1e12) {
+            return Err(format!("quantity {quantity} is not a positive whole number"));
+        }
+        let side = match raw.side.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some("buy") | Some("b") => "buy",
+            Some("sell") | Some("s") => "sell",
+            other => return Err(format!("side {other:?} is not buy or sell")),
+        };
+        let event_time = match raw.ts {
+            Some(serde_json::Value::Number(n)) if n.as_i64().is_some_and(|v| v > 0) => {
+                serde_json::Value::Number(n)
+            }
+            Some(serde_json::Value::String(s)) if !s.is_empty() => serde_json::Value::String(s),
+            None => serde_json::Value::from(record.timestamp),
+            Some(other) => return Err(format!("ts {other} is not epoch milliseconds or RFC 3339")),
+        };
+        let quantity = quantity as i64;
+        out.emit(
+            "trades",
+            &SilverTrade {
+                trade_id,
+                symbol,
+                price,
+                quantity,
+                side,
+                notional: price * quantity as f64,
+                exchange: raw.exchange,
+                event_time,
+            },
+        );
+        Ok(())
+    }
+}
+
+fn number(value: Option<serde_json::Value>, field: &str) -> Result<f64, String> {
+    match value {
+        Some(serde_json::Value::Number(n)) => n.as_f64().ok_or(format!("{field} is not a number")),
+        Some(serde_json::Value::String(s)) => {
+            s.trim().parse::<f64>().map_err(|_| format!("{field} {s:?} is not a number"))
+        }
+        Some(other) => Err(format!("{field} {other} is not a number")),
+        None => Err(format!("{field} is missing")),
+    }
+    .and_then(|v| if v.is_finite() { Ok(v) } else { Err(format!("{field} is not finite")) })
+}
+
+export_plugin!(NormalizeTrade);

@@ -1,0 +1,107 @@
+//! The FinLake plugin SDK for Rust.
+//!
+//! A plugin author writes one type implementing [`Plugin`] — a constructor that receives the
+//! stage's config, and a per-record function — and exports it with [`export_plugin!`]. The SDK
+//! hides the flat batch layout of the WIT contract (`wit/finlake.wit`): records arrive as
+//! [`Record`] views, rows leave through [`Emitter`].
+//!
+//! ```ignore
+//! use finlake_plugin_sdk::{export_plugin, Plugin, Record, Emitter, Config};
+//! struct Upper;
+//! impl Plugin for Upper {
+//!     const NAME: &'static str = "upper";
+//!     const VERSION: &'static str = "1.0.0";
+//!     fn new(_config: Config) -> Result<Self, String> { Ok(Upper) }
+//!     fn process(&mut self, r: &Record<'_>, out: &mut Emitter) -> Result<(), String> {
+//!         let text = r.value_str()?.to_uppercase();
+//!         out.emit("out", &serde_json::json!({ "text": text }));
+//!         Ok(())
+//!     }
+//! }
+//! export_plugin!(Upper);
+//! ```
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "plugin",
+        pub_export_macro: true,
+        export_macro_name: "__export_world",
+        default_bindings_module: "finlake_plugin_sdk::bindings",
+    });
+}
+
+mod batch;
+pub use batch::{Emitter, Record};
+#[doc(hidden)]
+pub use batch::run_batch;
+
+pub use serde_json;
+
+/// The stage's `config` table from `pipelines.toml`, as JSON.
+pub type Config = serde_json::Value;
+
+/// A transform plugin.
+pub trait Plugin: Sized + Send + 'static {
+    /// Must equal the plugin's name in `pipelines.toml`.
+    const NAME: &'static str;
+    /// Free-form version; recorded in Delta commit info and dead letters.
+    const VERSION: &'static str;
+
+    /// Builds the plugin from its config. Called once per instance.
+    fn new(config: Config) -> Result<Self, String>;
+
+    /// Handles one record: emit zero or more rows, or return `Err(reason)` to reject it (it
+    /// goes to the dead-letter table with that reason).
+    fn process(&mut self, record: &Record<'_>, out: &mut Emitter) -> Result<(), String>;
+}
+
+/// Log levels of the host's log import.
+pub use bindings::finlake::plugin::host::Level;
+
+/// Writes a line to the host's log, tagged with this plugin's name and version.
+pub fn log(level: Level, message: &str) {
+    bindings::finlake::plugin::host::log(level, message);
+}
+
+/// Exports a [`Plugin`] type as the component's `transform` interface.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        static __FINLAKE_STATE: ::std::sync::Mutex<Option<$plugin>> = ::std::sync::Mutex::new(None);
+
+        struct __FinlakeExport;
+
+        impl $crate::bindings::exports::finlake::plugin::transform::Guest for __FinlakeExport {
+            fn info() -> $crate::bindings::finlake::plugin::types::PluginInfo {
+                $crate::bindings::finlake::plugin::types::PluginInfo {
+                    name: <$plugin as $crate::Plugin>::NAME.to_string(),
+                    version: <$plugin as $crate::Plugin>::VERSION.to_string(),
+                }
+            }
+
+            fn init(config: String) -> Result<(), String> {
+                let value: $crate::Config = if config.trim().is_empty() {
+                    $crate::serde_json::Value::Object(Default::default())
+                } else {
+                    $crate::serde_json::from_str(&config)
+                        .map_err(|e| format!("config is not valid JSON: {e}"))?
+                };
+                let plugin = <$plugin as $crate::Plugin>::new(value)?;
+                *__FINLAKE_STATE.lock().unwrap_or_else(|e| e.into_inner()) = Some(plugin);
+                Ok(())
+            }
+
+            fn process(
+                batch: $crate::bindings::finlake::plugin::types::Batch,
+            ) -> Result<$crate::bindings::finlake::plugin::types::BatchResult, String> {
+                let mut guard = __FINLAKE_STATE.lock().unwrap_or_else(|e| e.into_inner());
+                let plugin = guard.as_mut().ok_or_else(|| "process called before init".to_string())?;
+                $crate::run_batch(&batch, |record, out| $crate::Plugin::process(plugin, record, out))
+            }
+        }
+
+        $crate::bindings::__export_world!(__FinlakeExport with_types_in $crate::bindings);
+    };
+}

@@ -1,0 +1,116 @@
+//! Shared test helpers: fixtures built by the test command, lake readers, waiting.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use deltalake::arrow::array::{Array, AsArray};
+use deltalake::arrow::datatypes::{Int32Type, Int64Type};
+use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// Directory of the plugin components built by `xtask/test.sh` (or `xtask/setup.sh`).
+pub fn plugin_dir() -> PathBuf {
+    let dir = std::env::var_os("FINLAKE_PLUGIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist"));
+    for name in ["passthrough", "normalize-trade", "chaos"] {
+        let f = dir.join(format!("{name}.wasm"));
+        assert!(f.exists(), "{} is missing: build the plugins first with ./xtask/setup.sh (the test command does)", f.display());
+    }
+    dir
+}
+
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A config for the shipped trades pipeline against `topic`, lake and cache in `dir`.
+pub fn trades_config(dir: &Path, topic: &str, extra_stage_config: &str) -> String {
+    let shipped = include_str!("../../pipelines.toml");
+    let plugins = plugin_dir();
+    let mut text = shipped
+        .replace("brokers = \"embedded\"", "brokers = \"set-by-test:9092\"")
+        .replace("topics = [\"stock-trades\"]", &format!("topics = [\"{topic}\"]"))
+        .replace("topic = \"stock-trades\"", &format!("topic = \"{topic}\""))
+        .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"")
+        .replace("dir = \"plugins/dist\"", &format!("dir = \"{}\"", plugins.display()))
+        .replace("cache_dir = \".finlake/cache\"", &format!("cache_dir = \"{}\"", dir.join("cache").display()))
+        .replace("enabled = true", "enabled = false")
+        .replace("max_latency_ms = 5000", "max_latency_ms = 300");
+    text.push_str(extra_stage_config);
+    std::fs::write(dir.join("pipelines.toml"), &text).unwrap();
+    text
+}
+
+/// Rows of a Delta table (latest version) as (partition, offset) → count, read from the
+/// Parquet files the Delta log lists.
+pub async fn coordinates(table_dir: &Path, partition_col: &str, offset_col: &str) -> BTreeMap<(i32, i64), usize> {
+    let mut out = BTreeMap::new();
+    if !table_dir.join("_delta_log").exists() {
+        return out;
+    }
+    let url = url::Url::from_directory_path(table_dir.canonicalize().unwrap()).unwrap();
+    let table = deltalake::open_table(url).await.unwrap();
+    let files: Vec<String> = table.get_file_uris().unwrap().collect();
+    for f in files {
+        let path = f.strip_prefix("file://").map(|p| percent_decode(p)).unwrap_or(f.clone());
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let parts = batch.column_by_name(partition_col).unwrap().as_primitive::<Int32Type>().clone();
+            let offs = batch.column_by_name(offset_col).unwrap().as_primitive::<Int64Type>().clone();
+            for i in 0..batch.num_rows() {
+                assert!(!parts.is_null(i) && !offs.is_null(i));
+                *out.entry((parts.value(i), offs.value(i))).or_insert(0) += 1;
+            }
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
+pub async fn kafka_coordinates(table_dir: &Path) -> BTreeMap<(i32, i64), usize> {
+    coordinates(table_dir, "kafka_partition", "kafka_offset").await
+}
+
+pub async fn dead_letter_coordinates(table_dir: &Path) -> BTreeMap<(i32, i64), usize> {
+    coordinates(table_dir, "partition", "offset").await
+}
+
+/// Polls `f` until it returns true or `timeout` passes; panics with `what` on timeout.
+pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !f().await {
+        assert!(started.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub fn assert_exactly_once(name: &str, rows: &BTreeMap<(i32, i64), usize>) {
+    let dups: Vec<_> = rows.iter().filter(|(_, n)| **n > 1).take(5).collect();
+    assert!(dups.is_empty(), "{name}: (partition, offset) written more than once: {dups:?}");
+}

@@ -1,0 +1,219 @@
+//! End to end: real Kafka protocol (embedded broker), real plugins, real Delta tables.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use rdkafka::producer::FutureRecord;
+
+use finlake::config::Config;
+use finlake::kafka::EmbeddedBroker;
+use finlake::kafka::producer::{ProduceOptions, create_producer, produce_trades};
+use finlake::service::Service;
+
+use crate::common::*;
+
+const TRADE: &str = r#"{"trade_id":"T{i}","symbol":"{s}","price":{p},"quantity":{q},"side":"buy","exchange":"NASDAQ","ts":1764218700000}"#;
+
+fn trade(i: usize) -> (String, String) {
+    let symbols = ["AAPL", "TSLA", "GOOGL", "MSFT", "AMZN"];
+    let s = symbols[i % 5];
+    let v = TRADE.replace("{i}", &i.to_string()).replace("{s}", s).replace("{p}", &format!("{}.25", 100 + i % 50)).replace("{q}", &(1 + i % 300).to_string());
+    (s.to_string(), v)
+}
+
+/// Counts (bronze, silver, dead letters) and checks the exactly-once invariants between them.
+async fn check_lake(lake: &Path) -> (usize, usize, usize) {
+    let bronze = kafka_coordinates(&lake.join("bronze/trades")).await;
+    let silver = kafka_coordinates(&lake.join("silver/trades")).await;
+    let dead = dead_letter_coordinates(&lake.join("dead_letters")).await;
+    assert_exactly_once("bronze", &bronze);
+    assert_exactly_once("silver", &silver);
+    assert_exactly_once("dead_letters", &dead);
+    (bronze.len(), silver.len(), dead.len())
+}
+
+async fn final_check(lake: &Path, produced: usize) -> (usize, usize) {
+    let bronze: BTreeSet<_> = kafka_coordinates(&lake.join("bronze/trades")).await.into_keys().collect();
+    let silver: BTreeSet<_> = kafka_coordinates(&lake.join("silver/trades")).await.into_keys().collect();
+    let dead: BTreeSet<_> = dead_letter_coordinates(&lake.join("dead_letters")).await.into_keys().collect();
+    assert_eq!(bronze.len(), produced, "every produced record is in bronze");
+    assert!(silver.is_disjoint(&dead), "a record is either in silver or a dead letter");
+    let union: BTreeSet<_> = silver.union(&dead).copied().collect();
+    assert_eq!(union, bronze, "silver + dead letters cover exactly the records in bronze");
+    (silver.len(), dead.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valid_records_reach_silver_malformed_ones_the_dead_letters_exactly_once() {
+    let topic = unique("trades");
+    let broker = EmbeddedBroker::start(std::slice::from_ref(&topic), 3).unwrap();
+    let brokers = broker.bootstrap_servers();
+    let dir = tempfile::tempdir().unwrap();
+    trades_config(dir.path(), &topic, "");
+    let config = Config::load(&dir.path().join("pipelines.toml")).unwrap();
+
+    let producer = create_producer(&brokers, &Default::default()).unwrap();
+    let malformed = ["{\"trade_id\":\"X\"", "hello", r#"{"trade_id":"M","symbol":"AAPL","price":-5,"quantity":1,"side":"buy"}"#];
+    let (mut valid, mut bad) = (0, 0);
+    for i in 0..330 {
+        let (key, value) = if i % 11 == 10 { bad += 1; ("AAPL".to_string(), malformed[i % 3].to_string()) } else { valid += 1; trade(i) };
+        producer.send(FutureRecord::to(&topic).key(&key).payload(&value), Duration::from_secs(5)).await.map_err(|(e, _)| e).unwrap();
+    }
+    assert_eq!((valid, bad), (300, 30));
+
+    let service = Service::start(config, brokers.clone()).await.unwrap();
+    let lake = dir.path().join("lake");
+    wait_until(Duration::from_secs(60), "all 330 records in the lake", || async { check_lake(&lake).await == (330, 300, 30) }).await;
+    let snapshot = service.registry.snapshots();
+    service.shutdown().await;
+    assert_eq!(final_check(&lake, 330).await, (300, 30));
+    assert_eq!(snapshot[0].records_in, 330);
+    assert_eq!(snapshot[0].dead_letters, 30);
+    // Restarting over the same lake reads nothing twice.
+    let config = Config::load(&dir.path().join("pipelines.toml")).unwrap();
+    let service = Service::start(config, brokers).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let again = service.registry.snapshots();
+    service.shutdown().await;
+    assert_eq!(again[0].records_in, 0, "a restart must resume after the committed offsets");
+    assert_eq!(check_lake(&lake).await, (330, 300, 30));
+    drop(broker);
+}
+
+fn finlake(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_finlake"));
+    c.args(args).env("FINLAKE_LOG", "info");
+    c
+}
+
+fn read_file_when_ready(path: &Path) -> String {
+    for _ in 0..200 {
+        if let Ok(s) = std::fs::read_to_string(path) {
+            if !s.is_empty() {
+                return s;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{} never appeared", path.display());
+}
+
+struct KillOnDrop(Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_run(dir: &Path, brokers: &str, n: usize) -> KillOnDrop {
+    let log = std::fs::File::create(dir.join(format!("run{n}.log"))).unwrap();
+    KillOnDrop(
+        finlake(&["run", "--config", dir.join("pipelines.toml").to_str().unwrap(), "--brokers", brokers])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_minus_nine_and_restart_keeps_exactly_once() {
+    let topic = unique("crash");
+    let dir = tempfile::tempdir().unwrap();
+    let addr_file = dir.path().join("broker.addr");
+    let _broker = KillOnDrop(
+        finlake(&["broker", "--topics", &topic, "--partitions", "3", "--address-file", addr_file.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let brokers = read_file_when_ready(&addr_file);
+    trades_config(dir.path(), &topic, "");
+    let lake = dir.path().join("lake");
+
+    // Produce continuously in the background while the pipeline is killed and restarted.
+    let total = 6000u64;
+    let producer = create_producer(&brokers, &Default::default()).unwrap();
+    let options = ProduceOptions { topic: topic.clone(), rate: 1500.0, count: Some(total), malformed_ratio: 0.05, seed: 7 };
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let producing = tokio::spawn(async move { produce_trades(&producer, &options, stop_rx, |_| {}).await });
+
+    let mut run = start_run(dir.path(), &brokers, 0);
+    for round in 1..=2 {
+        // Kill hard only once some commits have landed, so the restart must skip them.
+        let seen = kafka_coordinates(&lake.join("bronze/trades")).await.len();
+        wait_until(Duration::from_secs(60), "more commits before the kill", || async {
+            let (b, _, _) = check_lake(&lake).await;
+            b > seen + 500
+        })
+        .await;
+        run.0.kill().unwrap();
+        run.0.wait().unwrap();
+        run = start_run(dir.path(), &brokers, round);
+    }
+    let produced = producing.await.unwrap().unwrap();
+    assert_eq!(produced, total);
+    wait_until(Duration::from_secs(90), "every produced record in bronze", || async {
+        check_lake(&lake).await.0 == total as usize
+    })
+    .await;
+    // Graceful stop: SIGTERM flushes and commits, then exits 0.
+    let status = Command::new("kill").args(["-TERM", &run.0.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = run.0.wait().unwrap();
+    assert!(exit.success(), "finlake run exited with {exit}");
+    let (silver, dead) = final_check(&lake, total as usize).await;
+    assert!(silver > 5000 && dead > 100, "silver {silver}, dead {dead}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_produced_with_kcat_land_in_the_tables() {
+    let topic = unique("kcat");
+    let broker = EmbeddedBroker::start(std::slice::from_ref(&topic), 3).unwrap();
+    let brokers = broker.bootstrap_servers();
+    let dir = tempfile::tempdir().unwrap();
+    trades_config(dir.path(), &topic, "");
+    let config = Config::load(&dir.path().join("pipelines.toml")).unwrap();
+    let service = Service::start(config, brokers.clone()).await.unwrap();
+
+    let mut input = String::new();
+    for i in 0..50 {
+        let (k, v) = trade(i);
+        input.push_str(&format!("{k}|{v}\n"));
+    }
+    let mut kcat = Command::new("kcat")
+        .args(["-P", "-b", &brokers, "-t", &topic, "-K", "|"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("kcat must be installed (apt-get install kcat; the test command does)");
+    use std::io::Write;
+    kcat.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    assert!(kcat.wait().unwrap().success());
+
+    let lake = dir.path().join("lake");
+    wait_until(Duration::from_secs(60), "kcat's 50 records in silver", || async { check_lake(&lake).await == (50, 50, 0) }).await;
+    service.shutdown().await;
+    drop(broker);
+}
+
+#[test]
+fn validate_prints_located_problems_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = include_str!("../../pipelines.toml").replace("partition_by = [\"symbol\"]", "partition_by = [\"ticker\"]");
+    let file = dir.path().join("pipelines.toml");
+    std::fs::write(&file, &bad).unwrap();
+    let out = finlake(&["validate", file.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = bad.lines().position(|l| l.contains("\"ticker\"")).unwrap() + 1;
+    assert!(stderr.contains(&format!("pipelines.toml:{line}:")), "{stderr}");
+    assert!(stderr.contains("partition column \"ticker\" is not a column"), "{stderr}");
+
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, include_str!("../../pipelines.toml")).unwrap();
+    let out = finlake(&["validate", good.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

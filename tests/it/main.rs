@@ -1,0 +1,5 @@
+//! The one integration test binary of the host (one binary: one link of the big dependencies).
+
+mod common;
+mod e2e;
+mod plugins;

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what FinLake needs on a fresh machine and builds everything:
+#   - Debian packages: kcat (Kafka interop tests), build tools for librdkafka
+#   - Rust targets: wasm32-wasip2 (plugins)
+#   - the plugins (plugins/ → plugins/dist/*.wasm)
+#   - the finlake binary (profile `ci`, target dir $CARGO_TARGET_DIR)
+# Safe to run again: each step is skipped or incremental when already done.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+step "system packages"
+need=()
+command -v kcat >/dev/null || need+=(kcat)
+command -v make >/dev/null || need+=(make)
+command -v cc >/dev/null || need+=(build-essential)
+command -v cmake >/dev/null || need+=(cmake)
+if ((${#need[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "installing: ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+else
+  echo "kcat, make, cc, cmake: present"
+fi
+
+step "rust targets"
+rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
+rustup target list --installed | grep -q wasm32-wasip2 && echo "wasm32-wasip2: installed"
+
+"$ROOT/xtask/build-plugins.sh"
+
+step "finlake (cargo build --profile $FINLAKE_PROFILE; a cold build takes a while on 2 cores)"
+cargo build --profile "$FINLAKE_PROFILE" -p finlake
+echo "binary: $FINLAKE_BIN"

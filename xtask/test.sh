@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every check: formatting, clippy, unit and integration tests
+# (real plugins, real Kafka protocol, real Delta tables, kcat interop), and the Python
+# deltalake reader against a lake the binary writes.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+"$ROOT/xtask/setup.sh"
+cd "$ROOT"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+(cd plugins && cargo fmt --all -- --check)
+
+step "cargo clippy -D warnings"
+cargo clippy --profile "$FINLAKE_PROFILE" -p finlake --all-targets -- -D warnings
+(cd plugins && CARGO_TARGET_DIR="$FINLAKE_PLUGINS_TARGET" cargo clippy --release --target wasm32-wasip2 --quiet -- -D warnings)
+
+step "tests (unit + integration)"
+cargo test --profile "$FINLAKE_PROFILE" -p finlake -- --test-threads 2
+
+step "interop: Python deltalake reads what finlake wrote"
+"$ROOT/xtask/interop.sh"
+echo "all checks passed"
