@@ -46,7 +46,9 @@ fn boundary() {
     let cache = tempfile::tempdir().expect("tempdir");
     let rt = PluginRuntime::new(cache.path()).expect("runtime");
     let load = |name: &str, config: &str| {
-        let loaded = rt.load_file(&plugin_dir().join(format!("{name}.wasm")), Some(name)).expect("plugin (build with ./xtask/setup.sh)");
+        let loaded = rt
+            .load_file(&plugin_dir().join(format!("{name}.wasm")), Some(name))
+            .expect("plugin (build with ./xtask/setup.sh)");
         PluginInstance::new(loaded, config.to_string(), Limits::default()).expect("instance")
     };
     let batch1000 = trades_batch(1000);
@@ -55,14 +57,22 @@ fn boundary() {
     let mut noop = load("chaos", r#"{"mode":"noop"}"#);
     let call1 = per_record_ns(&mut noop, &batch1);
     let per = per_record_ns(&mut noop, &batch1000);
-    println!("plugin boundary, batch 1000 x {bytes} B: {per:.1} ns/record (whole call {:.1} us; a 1-record call {:.2} us)", per, call1 / 1000.0);
+    println!(
+        "plugin boundary, batch 1000 x {bytes} B: {per:.1} ns/record (whole call {:.1} us; a 1-record call {:.2} us)",
+        per,
+        call1 / 1000.0
+    );
     for (name, config) in [("passthrough", "{}"), ("normalize-trade", "{}")] {
         let mut p = load(name, config);
         println!("plugin {name:<16} batch 1000: {:.0} ns/record", per_record_ns(&mut p, &batch1000));
     }
     let started = Instant::now();
     let reloaded = rt.load_file(&plugin_dir().join("normalize-trade.wasm"), None).expect("reload");
-    println!("plugin load from compile cache: {:.1} ms (cache hit: {})", started.elapsed().as_secs_f64() * 1e3, reloaded.cache_hit);
+    println!(
+        "plugin load from compile cache: {:.1} ms (cache hit: {})",
+        started.elapsed().as_secs_f64() * 1e3,
+        reloaded.cache_hit
+    );
 }
 
 async fn end_to_end(records: u64) {
@@ -70,7 +80,8 @@ async fn end_to_end(records: u64) {
     let broker = EmbeddedBroker::start(std::slice::from_ref(&topic), 3).expect("broker");
     let brokers = broker.bootstrap_servers();
     let producer = create_producer(&brokers, &Default::default()).expect("producer");
-    let options = ProduceOptions { topic: topic.clone(), rate: 1e6, count: Some(records), malformed_ratio: 0.01, seed: 3 };
+    let options =
+        ProduceOptions { topic: topic.clone(), rate: 1e6, count: Some(records), malformed_ratio: 0.01, seed: 3 };
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let started = Instant::now();
     produce_trades(&producer, &options, rx, |_| {}).await.expect("produce");

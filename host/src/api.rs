@@ -80,7 +80,9 @@ async fn pipelines(State(state): State<AppState>) -> Json<Vec<PipelineSnapshot>>
 async fn prometheus(State(state): State<AppState>) -> Result<String, AppError> {
     match &state.metrics {
         Some(h) => Ok(h.render()),
-        None => Err(AppError::new(StatusCode::SERVICE_UNAVAILABLE, "metrics recorder is not installed in this process")),
+        None => {
+            Err(AppError::new(StatusCode::SERVICE_UNAVAILABLE, "metrics recorder is not installed in this process"))
+        }
     }
 }
 
@@ -92,11 +94,13 @@ mod tests {
     use tower::ServiceExt;
 
     fn state() -> AppState {
+        // Install the recorder before anything records, or the first counts go nowhere.
+        let metrics = metrics_handle();
         let registry = Registry::default();
         let stats = registry.register("p1");
         stats.add(&stats.records_in, 5, "finlake_records_in_total");
         stats.table_committed("bronze", 5, 3);
-        AppState { registry, metrics: metrics_handle(), started: std::time::Instant::now() }
+        AppState { registry, metrics, started: std::time::Instant::now() }
     }
 
     async fn get_json(path: &str) -> (StatusCode, serde_json::Value) {

@@ -117,7 +117,7 @@ fn main() -> std::process::ExitCode {
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("FINLAKE_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,deltalake=warn,deltalake_core=warn,librdkafka=warn,rdkafka=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("warn,finlake=info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
 }
 
@@ -128,7 +128,11 @@ fn validate(file: &std::path::Path) -> anyhow::Result<()> {
         for s in &p.stages {
             let path = config.plugin_path(&s.plugin);
             if !path.exists() {
-                missing.push(format!("pipeline {}: plugin file {} not found (run ./xtask/setup.sh to build the plugins)", p.name, path.display()));
+                missing.push(format!(
+                    "pipeline {}: plugin file {} not found (run ./xtask/setup.sh to build the plugins)",
+                    p.name,
+                    path.display()
+                ));
             }
         }
     }
@@ -176,7 +180,10 @@ async fn run(config_path: PathBuf, brokers: Option<String>, brokers_file: Option
                 .context("starting the embedded Kafka broker")?;
             let addr = broker.bootstrap_servers();
             embedded = Some(broker);
-            println!("embedded Kafka broker on {addr} (topics: {}) — try: kcat -b {addr} -L", config.kafka.topics.join(", "));
+            println!(
+                "embedded Kafka broker on {addr} (topics: {}) — try: kcat -b {addr} -L",
+                config.kafka.topics.join(", ")
+            );
             addr
         }
         None => config.kafka.brokers.clone(),
@@ -229,7 +236,10 @@ async fn broker(topics: Vec<String>, partitions: i32, address_file: Option<PathB
     if let Some(f) = &address_file {
         std::fs::write(f, &addr).with_context(|| format!("writing {}", f.display()))?;
     }
-    println!("embedded Kafka broker on {addr} (topics: {}, {partitions} partitions each) — Ctrl-C to stop", topics.join(", "));
+    println!(
+        "embedded Kafka broker on {addr} (topics: {}, {partitions} partitions each) — Ctrl-C to stop",
+        topics.join(", ")
+    );
     wait_for_signal().await;
     drop(broker);
     tokio::time::sleep(Duration::from_millis(10)).await;

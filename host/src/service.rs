@@ -43,9 +43,11 @@ impl Service {
 
         let api_addr = if config.api.enabled {
             let addr = config.api.listen.clone();
-            let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|source| ServiceError::Listen { addr, source })?;
+            let listener =
+                tokio::net::TcpListener::bind(&addr).await.map_err(|source| ServiceError::Listen { addr, source })?;
             let local = listener.local_addr().ok();
-            let state = AppState { registry: registry.clone(), metrics: metrics_handle(), started: std::time::Instant::now() };
+            let state =
+                AppState { registry: registry.clone(), metrics: metrics_handle(), started: std::time::Instant::now() };
             let mut stop_api = stop_rx.clone();
             helpers.spawn(async move {
                 let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {

@@ -15,7 +15,11 @@ pub fn plugin_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist"));
     for name in ["passthrough", "normalize-trade", "chaos"] {
         let f = dir.join(format!("{name}.wasm"));
-        assert!(f.exists(), "{} is missing: build the plugins first with ./xtask/setup.sh (the test command does)", f.display());
+        assert!(
+            f.exists(),
+            "{} is missing: build the plugins first with ./xtask/setup.sh (the test command does)",
+            f.display()
+        );
     }
     dir
 }

@@ -29,13 +29,10 @@ impl<'t> Located<'t> {
         let mut value: Option<&DeValue<'_>> = None;
         for step in path {
             let next = match (step, table, value) {
-                (Step::Key(k), Some(t), _) => t
-                    .iter()
-                    .find(|(key, _)| key.get_ref().as_ref() == *k)
-                    .map(|(key, v)| (key.span(), v)),
-                (Step::Index(i), _, Some(DeValue::Array(a))) => {
-                    a.iter().nth(*i).map(|v| (v.span(), v))
+                (Step::Key(k), Some(t), _) => {
+                    t.iter().find(|(key, _)| key.get_ref().as_ref() == *k).map(|(key, v)| (key.span(), v))
                 }
+                (Step::Index(i), _, Some(DeValue::Array(a))) => a.iter().nth(*i).map(|v| (v.span(), v)),
                 _ => None,
             };
             let Some((key_span, v)) = next else { break };

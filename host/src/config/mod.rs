@@ -142,13 +142,7 @@ pub struct SimulatorConfig {
 
 impl Default for SimulatorConfig {
     fn default() -> Self {
-        SimulatorConfig {
-            enabled: true,
-            topic: "stock-trades".into(),
-            rate: 100.0,
-            malformed_ratio: 0.01,
-            seed: None,
-        }
+        SimulatorConfig { enabled: true, topic: "stock-trades".into(), rate: 100.0, malformed_ratio: 0.01, seed: None }
     }
 }
 
@@ -306,8 +300,8 @@ impl Config {
     /// Reads, parses and validates a file. Relative paths in it are resolved against the
     /// file's directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let mut config = Config::parse_and_validate(&text, &path.display().to_string())?;
         let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         config.resolve_paths(base);

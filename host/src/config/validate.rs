@@ -35,19 +35,12 @@ struct Report<'a> {
 impl Report<'_> {
     fn add(&mut self, path: &[Step<'_>], message: impl Into<String>) {
         let (line, col) = self.doc.position(path);
-        self.problems.push(Problem {
-            origin: self.origin.to_string(),
-            line,
-            col,
-            message: message.into(),
-        });
+        self.problems.push(Problem { origin: self.origin.to_string(), line, col, message: message.into() });
     }
 }
 
 fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
 }
 
 pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
@@ -61,7 +54,10 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
         r.add(&[Key("kafka"), Key("partitions")], "kafka.partitions must be between 1 and 64");
     }
     if config.api.enabled && config.api.listen.parse::<SocketAddr>().is_err() {
-        r.add(&[Key("api"), Key("listen")], format!("api.listen {:?} is not an address like 127.0.0.1:8080", config.api.listen));
+        r.add(
+            &[Key("api"), Key("listen")],
+            format!("api.listen {:?} is not an address like 127.0.0.1:8080", config.api.listen),
+        );
     }
     if config.plugins.timeout_ms == 0 {
         r.add(&[Key("plugins"), Key("timeout_ms")], "plugins.timeout_ms must be at least 1");
@@ -77,7 +73,13 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
             r.add(&[Key("simulator"), Key("malformed_ratio")], "simulator.malformed_ratio must be between 0 and 1");
         }
         if config.kafka.is_embedded() && !config.kafka.topics.contains(&sim.topic) {
-            r.add(&[Key("simulator"), Key("topic")], format!("simulator.topic {:?} is not in kafka.topics, so the embedded broker does not create it", sim.topic));
+            r.add(
+                &[Key("simulator"), Key("topic")],
+                format!(
+                    "simulator.topic {:?} is not in kafka.topics, so the embedded broker does not create it",
+                    sim.topic
+                ),
+            );
         }
     }
 
@@ -94,7 +96,7 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
         if table_paths.insert(t.relative_path(), i).is_some() {
             r.add(&at("name"), format!("two tables share the path {:?}", t.relative_path()));
         }
-        if t.relative_path().split(['/', '\\']).any(|part| part == ".." ) || t.relative_path().starts_with('/') {
+        if t.relative_path().split(['/', '\\']).any(|part| part == "..") || t.relative_path().starts_with('/') {
             r.add(&at("path"), "table path must stay under the lake root (no '..', not absolute)");
         }
         if let Some(layer) = &t.layer {
@@ -109,7 +111,10 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
     let mut writer_of: HashMap<&str, &str> = HashMap::new();
     for (i, p) in config.pipelines.iter().enumerate() {
         if !is_name(&p.name) {
-            r.add(&[Key("pipelines"), Index(i), Key("name")], format!("pipeline name {:?} must be non-empty letters, digits, '_', '-' or '.'", p.name));
+            r.add(
+                &[Key("pipelines"), Index(i), Key("name")],
+                format!("pipeline name {:?} must be non-empty letters, digits, '_', '-' or '.'", p.name),
+            );
         }
         if !pipeline_names.insert(p.name.as_str()) {
             r.add(&[Key("pipelines"), Index(i), Key("name")], format!("pipeline {:?} is declared twice", p.name));
@@ -134,16 +139,26 @@ fn validate_columns(r: &mut Report<'_>, i: usize, t: &TableConfig) {
             r.add(&at, format!("column {:?} is declared twice in table {:?}", col.name, t.name));
         }
         if t.kafka_columns && KAFKA_COLUMNS.contains(&col.name.as_str()) {
-            r.add(&at, format!("column {:?} is added by the host (kafka_columns = true); rename it or set kafka_columns = false", col.name));
+            r.add(
+                &at,
+                format!(
+                    "column {:?} is added by the host (kafka_columns = true); rename it or set kafka_columns = false",
+                    col.name
+                ),
+            );
         }
     }
     for (p, part) in t.partition_by.iter().enumerate() {
         let at = [Key("tables"), Index(i), Key("partition_by"), Index(p)];
         match t.columns.iter().find(|c| &c.name == part) {
             None => r.add(&at, format!("partition column {part:?} is not a column of table {:?}", t.name)),
-            Some(c) if matches!(c.kind, ColumnType::Binary | ColumnType::Double) => {
-                r.add(&at, format!("partition column {part:?} has type {:?}; partition by text, integers, booleans or dates", c.kind))
-            }
+            Some(c) if matches!(c.kind, ColumnType::Binary | ColumnType::Double) => r.add(
+                &at,
+                format!(
+                    "partition column {part:?} has type {:?}; partition by text, integers, booleans or dates",
+                    c.kind
+                ),
+            ),
             Some(_) => {}
         }
     }
@@ -162,10 +177,16 @@ fn validate_pipeline<'c>(
     if p.topic.trim().is_empty() {
         r.add(&at("topic"), "topic is empty");
     } else if config.kafka.is_embedded() && !config.kafka.topics.contains(&p.topic) {
-        r.add(&at("topic"), format!("topic {:?} is not in kafka.topics, so the embedded broker does not create it", p.topic));
+        r.add(
+            &at("topic"),
+            format!("topic {:?} is not in kafka.topics, so the embedded broker does not create it", p.topic),
+        );
     }
     if !(1..=100_000).contains(&p.batch.max_records) {
-        r.add(&[Key("pipelines"), Index(i), Key("batch"), Key("max_records")], "batch.max_records must be between 1 and 100000");
+        r.add(
+            &[Key("pipelines"), Index(i), Key("batch"), Key("max_records")],
+            "batch.max_records must be between 1 and 100000",
+        );
     }
     if p.flush.max_records == 0 || p.flush.max_bytes == 0 || p.flush.max_latency_ms == 0 {
         r.add(&at("flush"), "flush.max_records, max_bytes and max_latency_ms must all be positive");
@@ -188,7 +209,10 @@ fn validate_pipeline<'c>(
             r.add(&sat("plugin"), format!("plugin name {:?} must be letters, digits, '_', '-' or '.'", stage.plugin));
         }
         if ids.insert(stage.id(), s).is_some() {
-            r.add(&sat(if stage.id.is_some() { "id" } else { "plugin" }), format!("stage id {:?} is used twice in pipeline {:?}; give one an `id`", stage.id(), p.name));
+            r.add(
+                &sat(if stage.id.is_some() { "id" } else { "plugin" }),
+                format!("stage id {:?} is used twice in pipeline {:?}; give one an `id`", stage.id(), p.name),
+            );
         }
         if stage.timeout_ms == Some(0) {
             r.add(&sat("timeout_ms"), "timeout_ms must be at least 1");
@@ -197,7 +221,10 @@ fn validate_pipeline<'c>(
             r.add(&sat("memory_mb"), "memory_mb must be between 1 and 4096");
         }
         if stage.outputs.is_empty() {
-            r.add(&sat("plugin"), format!("stage {:?} has no outputs; map each plugin output to a table or stage", stage.id()));
+            r.add(
+                &sat("plugin"),
+                format!("stage {:?} has no outputs; map each plugin output to a table or stage", stage.id()),
+            );
         }
         if tables.contains_key(stage.id()) {
             r.add(&sat("plugin"), format!("stage id {:?} is also a table name; give the stage an `id`", stage.id()));
@@ -241,7 +268,10 @@ fn claim<'c>(
     path: &[Step<'_>],
 ) {
     match writer_of.get(table) {
-        Some(other) if *other != pipeline => r.add(path, format!("table {table:?} is already written by pipeline {other:?}; each table has one writing pipeline")),
+        Some(other) if *other != pipeline => r.add(
+            path,
+            format!("table {table:?} is already written by pipeline {other:?}; each table has one writing pipeline"),
+        ),
         _ => {
             writer_of.insert(table, pipeline);
         }
@@ -268,9 +298,5 @@ fn find_cycle<'a>(ids: &BTreeMap<&'a str, usize>, edges: &[(&'a str, &'a str)]) 
             }
         }
     }
-    if done == indegree.len() {
-        None
-    } else {
-        indegree.into_iter().find(|(_, d)| *d > 0).map(|(k, _)| k)
-    }
+    if done == indegree.len() { None } else { indegree.into_iter().find(|(_, d)| *d > 0).map(|(k, _)| k) }
 }

@@ -15,7 +15,9 @@ use rdkafka::ClientConfig;
 pub enum KafkaError {
     #[error("Kafka client: {0}")]
     Client(#[from] rdkafka::error::KafkaError),
-    #[error("topic {topic:?} does not exist on {brokers} (create it, or list it in kafka.topics for the embedded broker)")]
+    #[error(
+        "topic {topic:?} does not exist on {brokers} (create it, or list it in kafka.topics for the embedded broker)"
+    )]
     NoTopic { topic: String, brokers: String },
     #[error("embedded broker: {0}")]
     Embedded(String),

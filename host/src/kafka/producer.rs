@@ -104,7 +104,9 @@ pub async fn produce_trades(
         // Pace: never run ahead of `rate`, catch up in small bursts when behind.
         let due = (started.elapsed().as_secs_f64() * options.rate) as u64 + 1;
         if sent >= due {
-            let wait = Duration::from_secs_f64(((sent + 1) as f64 / options.rate - started.elapsed().as_secs_f64()).max(0.0005));
+            let wait = Duration::from_secs_f64(
+                ((sent + 1) as f64 / options.rate - started.elapsed().as_secs_f64()).max(0.0005),
+            );
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => {}

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use crate::config::{PipelineConfig, StageConfig};
-use crate::plugin::{Batch, BatchBuilder, LoadedPlugin, PluginError, PluginInstance, rows_of};
 use crate::plugin::batch_view::{record_key, select};
+use crate::plugin::{Batch, BatchBuilder, LoadedPlugin, PluginError, PluginInstance, rows_of};
 
 /// Where a plugin output goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,8 +106,16 @@ impl Graph {
                 match self.stages[s].targets.get(&out_name) {
                     Some(Target::Table(t)) => output.rows.push(TableRow { table: t.clone(), input: origin, json }),
                     Some(Target::Stage(next)) => {
-                        let (b, o) = pending[*next].get_or_insert_with(|| (BatchBuilder::new(&batch.topic, 64), Vec::new()));
-                        b.push(record_key(batch, origin), &json, [], batch.partitions[origin], batch.offsets[origin], batch.timestamps[origin]);
+                        let (b, o) =
+                            pending[*next].get_or_insert_with(|| (BatchBuilder::new(&batch.topic, 64), Vec::new()));
+                        b.push(
+                            record_key(batch, origin),
+                            &json,
+                            [],
+                            batch.partitions[origin],
+                            batch.offsets[origin],
+                            batch.timestamps[origin],
+                        );
                         o.push(origin);
                     }
                     None => {
@@ -118,7 +126,9 @@ impl Graph {
                             plugin: stage.instance.plugin().name.clone(),
                             plugin_version: stage.instance.plugin().version.clone(),
                             kind: "unrouted".into(),
-                            reason: format!("plugin emitted to output {out_name:?}, which the stage's outputs do not map"),
+                            reason: format!(
+                                "plugin emitted to output {out_name:?}, which the stage's outputs do not map"
+                            ),
                         });
                     }
                 }
@@ -178,8 +188,10 @@ fn call_isolating(
 ) -> Result<(), PluginError> {
     let n = batch.offsets.len();
     let outcome = stage.instance.process(batch).and_then(|result| {
-        let rows = rows_of(&result, n).map_err(|message| PluginError::BadResult { plugin: stage.instance.plugin().name.clone(), message })?;
-        let rows: Vec<Emitted> = rows.into_iter().map(|r| (origins[r.input], r.output.to_string(), r.json.to_vec())).collect();
+        let rows = rows_of(&result, n)
+            .map_err(|message| PluginError::BadResult { plugin: stage.instance.plugin().name.clone(), message })?;
+        let rows: Vec<Emitted> =
+            rows.into_iter().map(|r| (origins[r.input], r.output.to_string(), r.json.to_vec())).collect();
         Ok((rows, result.rejections))
     });
     let fail = |stage: &Stage, input: usize, kind: &str, reason: String| Failure {

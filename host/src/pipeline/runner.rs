@@ -103,8 +103,13 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
     let positions = Positions::default();
     let group = format!("{}-{}", ctx.config.kafka.group_id, p.name);
     let (consumer, partitions) = {
-        let (brokers, props, name, topic, pos) =
-            (ctx.brokers.clone(), ctx.config.kafka.properties.clone(), p.name.clone(), p.topic.clone(), positions.clone());
+        let (brokers, props, name, topic, pos) = (
+            ctx.brokers.clone(),
+            ctx.config.kafka.properties.clone(),
+            p.name.clone(),
+            p.topic.clone(),
+            positions.clone(),
+        );
         tokio::task::spawn_blocking(move || create_consumer(&brokers, &props, &group, &name, &topic, pos))
             .await
             .map_err(|e| PipelineError::Other { pipeline: p.name.clone(), message: e.to_string() })??
@@ -158,10 +163,23 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
                 if !sink.wants(part, off) {
                     continue;
                 }
-                let at = Coordinates { topic: &batch.topic, partition: part, offset: off, timestamp_ms: batch.timestamps[row.input] };
+                let at = Coordinates {
+                    topic: &batch.topic,
+                    partition: part,
+                    offset: off,
+                    timestamp_ms: batch.timestamps[row.input],
+                };
                 match sink.push_json(&row.json, at) {
                     Ok(()) => rows_out += 1,
-                    Err(reason) => dead.push((row.input, "table".to_string(), String::new(), String::new(), "schema".to_string(), reason, Some(row.table))),
+                    Err(reason) => dead.push((
+                        row.input,
+                        "table".to_string(),
+                        String::new(),
+                        String::new(),
+                        "schema".to_string(),
+                        reason,
+                        Some(row.table),
+                    )),
                 }
             }
             for f in output.failures {
@@ -227,11 +245,29 @@ async fn open_sinks(ctx: &PipelineContext, partitions: &[i32]) -> Result<Sinks, 
     names.dedup();
     for name in names {
         let Some(t) = ctx.config.table(name) else { continue };
-        let sink = TableSink::open(&root, &t.name, t.relative_path(), TableSchema::from_config(t), &p.name, &p.topic, partitions).await?;
+        let sink = TableSink::open(
+            &root,
+            &t.name,
+            t.relative_path(),
+            TableSchema::from_config(t),
+            &p.name,
+            &p.topic,
+            partitions,
+        )
+        .await?;
         ctx.stats.table_opened(&t.name, sink.version());
         tables.insert(t.name.clone(), sink);
     }
-    let dead = TableSink::open(&root, &p.dead_letter_table, &p.dead_letter_table, dead_letter_schema(), &p.name, &p.topic, partitions).await?;
+    let dead = TableSink::open(
+        &root,
+        &p.dead_letter_table,
+        &p.dead_letter_table,
+        dead_letter_schema(),
+        &p.name,
+        &p.topic,
+        partitions,
+    )
+    .await?;
     ctx.stats.table_opened(&p.dead_letter_table, dead.version());
     Ok(Sinks { tables, dead })
 }
@@ -268,10 +304,8 @@ async fn collect_batch(
         }
         read_upto.insert(part, off);
         positions.set(part, off + 1);
-        let headers: Vec<(&str, &[u8])> = m
-            .headers()
-            .map(|h| h.iter().map(|h| (h.key, h.value.unwrap_or_default())).collect())
-            .unwrap_or_default();
+        let headers: Vec<(&str, &[u8])> =
+            m.headers().map(|h| h.iter().map(|h| (h.key, h.value.unwrap_or_default())).collect()).unwrap_or_default();
         let ts = m.timestamp().to_millis().unwrap_or(-1);
         builder.push(m.key(), m.payload().unwrap_or_default(), headers, part, off, ts);
         if tokio::time::Instant::now() >= deadline {
@@ -295,7 +329,8 @@ async fn commit_all(
             ctx.stats.add(&ctx.stats.commits, 1, "finlake_commits_total");
         }
     }
-    metrics::histogram!("finlake_commit_seconds", "pipeline" => ctx.pipeline.name.clone()).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("finlake_commit_seconds", "pipeline" => ctx.pipeline.name.clone())
+        .record(started.elapsed().as_secs_f64());
     tracing::info!(pipeline = %ctx.pipeline.name, ?processed, ms = started.elapsed().as_millis() as u64, "window committed");
     Ok(())
 }

@@ -19,7 +19,7 @@ pub enum PipelineState {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TableStats {
     pub rows_written: u64,
-    pub last_version: Option<i64>,
+    pub last_version: Option<u64>,
     pub last_commit_at: Option<String>,
 }
 
@@ -89,7 +89,7 @@ impl PipelineStats {
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
     }
 
-    pub fn table_committed(&self, table: &str, rows: u64, version: i64) {
+    pub fn table_committed(&self, table: &str, rows: u64, version: u64) {
         let mut tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         let t = tables.entry(table.to_string()).or_default();
         t.rows_written += rows;
@@ -99,7 +99,7 @@ impl PipelineStats {
         metrics::gauge!("finlake_table_version", "table" => table.to_string()).set(version as f64);
     }
 
-    pub fn table_opened(&self, table: &str, version: Option<i64>) {
+    pub fn table_opened(&self, table: &str, version: Option<u64>) {
         let mut tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         tables.entry(table.to_string()).or_default().last_version = version;
     }

@@ -28,7 +28,13 @@ impl CompileCache {
     }
 
     /// Returns the component, from the cache when possible, and whether it was a cache hit.
-    pub fn load(&self, engine: &Engine, bytes: &[u8], sha256: &str, origin: &str) -> Result<(Component, bool), PluginError> {
+    pub fn load(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        sha256: &str,
+        origin: &str,
+    ) -> Result<(Component, bool), PluginError> {
         let path = self.artefact(sha256);
         if path.exists() {
             match deserialize(engine, &path) {
@@ -39,7 +45,8 @@ impl CompileCache {
         let compiled = engine
             .precompile_component(bytes)
             .map_err(|e| PluginError::Compile { origin: origin.to_string(), message: format!("{e:#}") })?;
-        let cache_err = |e: std::io::Error| PluginError::Cache { path: path.display().to_string(), message: e.to_string() };
+        let cache_err =
+            |e: std::io::Error| PluginError::Cache { path: path.display().to_string(), message: e.to_string() };
         std::fs::create_dir_all(&self.dir).map_err(cache_err)?;
         // Write then rename, so a crash never leaves a truncated artefact under the final name.
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));

@@ -59,7 +59,11 @@ impl ResourceLimiter for StoreState {
 
 impl host::Host for StoreState {
     fn log(&mut self, level: Level, message: String) {
-        let message = if message.len() > 4096 { format!("{}…", &message[..message.floor_char_boundary(4096)]) } else { message };
+        let message = if message.len() > 4096 {
+            format!("{}…", &message[..message.floor_char_boundary(4096)])
+        } else {
+            message
+        };
         match level {
             Level::Trace => tracing::trace!(plugin = %self.label, "{message}"),
             Level::Debug => tracing::debug!(plugin = %self.label, "{message}"),
@@ -136,7 +140,8 @@ impl PluginInstance {
         arm(&mut live.store, limits);
         let started = Instant::now();
         let outcome = live.bindings.finlake_plugin_transform().call_process(&mut live.store, batch);
-        metrics::histogram!("finlake_plugin_call_seconds", "plugin" => name.clone()).record(started.elapsed().as_secs_f64());
+        metrics::histogram!("finlake_plugin_call_seconds", "plugin" => name.clone())
+            .record(started.elapsed().as_secs_f64());
         match outcome {
             Ok(Ok(result)) => Ok(result),
             Ok(Err(message)) => Err(PluginError::Failed { plugin: name, message }),
@@ -155,15 +160,17 @@ fn instantiate(plugin: &LoadedPlugin, limits: Limits) -> Result<Live, PluginErro
         table: ResourceTable::new(),
         memory_limit: limits.memory_bytes,
         memory_exceeded: false,
-        label: if plugin.name.is_empty() { plugin.origin.clone() } else { format!("{}@{}", plugin.name, plugin.version) },
+        label: if plugin.name.is_empty() {
+            plugin.origin.clone()
+        } else {
+            format!("{}@{}", plugin.name, plugin.version)
+        },
     };
     let mut store = Store::new(&plugin.engine, state);
     store.limiter(|s| s as &mut dyn ResourceLimiter);
     arm(&mut store, limits);
-    let bindings = plugin
-        .pre
-        .instantiate(&mut store)
-        .map_err(|e| classify_instantiate(&plugin.origin, &store, limits, e))?;
+    let bindings =
+        plugin.pre.instantiate(&mut store).map_err(|e| classify_instantiate(&plugin.origin, &store, limits, e))?;
     Ok(Live { store, bindings })
 }
 

@@ -47,7 +47,11 @@ pub struct LoadedPlugin {
 
 impl std::fmt::Debug for LoadedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedPlugin").field("name", &self.name).field("version", &self.version).field("sha256", &self.sha256).finish()
+        f.debug_struct("LoadedPlugin")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("sha256", &self.sha256)
+            .finish()
     }
 }
 
@@ -56,7 +60,8 @@ impl PluginRuntime {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.wasm_component_model(true);
-        let engine = Engine::new(&config).map_err(|e| PluginError::Compile { origin: "engine".into(), message: format!("{e:#}") })?;
+        let engine = Engine::new(&config)
+            .map_err(|e| PluginError::Compile { origin: "engine".into(), message: format!("{e:#}") })?;
         let mut linker: Linker<StoreState> = Linker::new(&engine);
         let link_err = |e: wasmtime::Error| PluginError::Link { origin: "host".into(), message: format!("{e:#}") };
         // Guests built with a std library import wasi:cli/io/clocks; the WasiCtx in each store
@@ -96,7 +101,12 @@ impl PluginRuntime {
     }
 
     /// Compiles (or loads from cache), links, and reads the plugin's declared name and version.
-    pub fn load_bytes(&self, bytes: &[u8], origin: &str, expected_name: Option<&str>) -> Result<LoadedPlugin, PluginError> {
+    pub fn load_bytes(
+        &self,
+        bytes: &[u8],
+        origin: &str,
+        expected_name: Option<&str>,
+    ) -> Result<LoadedPlugin, PluginError> {
         let started = Instant::now();
         let sha256 = hex::encode(Sha256::digest(bytes));
         let (component, cache_hit) = self.cache.load(&self.engine, bytes, &sha256, origin)?;
@@ -104,7 +114,8 @@ impl PluginRuntime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| PluginError::Link { origin: origin.to_string(), message: format!("{e:#}") })?;
-        let pre = PluginPre::new(pre).map_err(|e| PluginError::Link { origin: origin.to_string(), message: format!("{e:#}") })?;
+        let pre = PluginPre::new(pre)
+            .map_err(|e| PluginError::Link { origin: origin.to_string(), message: format!("{e:#}") })?;
         let mut loaded = LoadedPlugin {
             pre,
             engine: self.engine.clone(),
@@ -119,7 +130,11 @@ impl PluginRuntime {
         let info = PluginInstance::info(&loaded, Limits::default())?;
         if let Some(expected) = expected_name {
             if info.name != expected {
-                return Err(PluginError::WrongName { origin: origin.to_string(), expected: expected.to_string(), found: info.name });
+                return Err(PluginError::WrongName {
+                    origin: origin.to_string(),
+                    expected: expected.to_string(),
+                    found: info.name,
+                });
             }
         }
         loaded.name = info.name;

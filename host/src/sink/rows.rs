@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use deltalake::arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder,
-    StringBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use deltalake::arrow::record_batch::RecordBatch;
 use serde_json::Value;
@@ -233,7 +233,9 @@ fn to_cell(kind: ColumnType, v: Value) -> Result<Cell, String> {
             other => return Err(wrong(&other)),
         },
         ColumnType::Timestamp => match &v {
-            Value::Number(n) => Cell::I64(n.as_i64().ok_or_else(|| wrong(&v))?.checked_mul(1000).ok_or_else(|| wrong(&v))?),
+            Value::Number(n) => {
+                Cell::I64(n.as_i64().ok_or_else(|| wrong(&v))?.checked_mul(1000).ok_or_else(|| wrong(&v))?)
+            }
             Value::String(s) => Cell::I64(
                 chrono::DateTime::parse_from_rfc3339(s)
                     .map_err(|e| format!("timestamp {s:?} is not RFC 3339: {e}"))?
@@ -243,7 +245,8 @@ fn to_cell(kind: ColumnType, v: Value) -> Result<Cell, String> {
         },
         ColumnType::Date => match &v {
             Value::String(s) => {
-                let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| format!("date {s:?} is not YYYY-MM-DD: {e}"))?;
+                let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .map_err(|e| format!("date {s:?} is not YYYY-MM-DD: {e}"))?;
                 let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
                 Cell::I32((d - epoch).num_days() as i32)
             }

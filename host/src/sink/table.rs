@@ -46,8 +46,11 @@ impl TableSink {
         partitions: &[i32],
     ) -> Result<Self, SinkError> {
         let dir = root.join(relative_path);
-        std::fs::create_dir_all(&dir).map_err(|e| SinkError::Io { path: dir.display().to_string(), message: e.to_string() })?;
-        let dir = dir.canonicalize().map_err(|e| SinkError::Io { path: dir.display().to_string(), message: e.to_string() })?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| SinkError::Io { path: dir.display().to_string(), message: e.to_string() })?;
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| SinkError::Io { path: dir.display().to_string(), message: e.to_string() })?;
         let url = url::Url::from_directory_path(&dir)
             .map_err(|_| SinkError::Io { path: dir.display().to_string(), message: "not an absolute path".into() })?;
         let err = delta_err(name);
@@ -68,7 +71,9 @@ impl TableSink {
         let mut committed = BTreeMap::new();
         let state = table.snapshot().map_err(&err)?;
         for &p in partitions {
-            if let Some(v) = state.transaction_version(table.log_store().as_ref(), app_id(pipeline, topic, p)).await.map_err(&err)? {
+            if let Some(v) =
+                state.transaction_version(table.log_store().as_ref(), app_id(pipeline, topic, p)).await.map_err(&err)?
+            {
                 committed.insert(p, v);
             }
         }
@@ -109,7 +114,7 @@ impl TableSink {
         self.buffer.bytes()
     }
 
-    pub fn version(&self) -> Option<i64> {
+    pub fn version(&self) -> Option<u64> {
         self.table.version()
     }
 
@@ -120,11 +125,17 @@ impl TableSink {
         &mut self,
         processed: &BTreeMap<i32, i64>,
         metadata: &HashMap<String, serde_json::Value>,
-    ) -> Result<Option<i64>, SinkError> {
+    ) -> Result<Option<u64>, SinkError> {
         let txns: Vec<Transaction> = processed
             .iter()
             .filter(|(p, o)| self.committed(**p).is_none_or(|c| **o > c))
-            .map(|(p, o)| Transaction::new_with_last_update(app_id(&self.pipeline, &self.topic, *p), *o, Some(chrono::Utc::now().timestamp_millis())))
+            .map(|(p, o)| {
+                Transaction::new_with_last_update(
+                    app_id(&self.pipeline, &self.topic, *p),
+                    *o,
+                    Some(chrono::Utc::now().timestamp_millis()),
+                )
+            })
             .collect();
         if txns.is_empty() && self.buffer.is_empty() {
             return Ok(None);
@@ -133,20 +144,22 @@ impl TableSink {
         let rows = self.buffer.len();
         let mut actions = Vec::new();
         if rows > 0 {
-            let batch = self.buffer.take_batch().map_err(|e| SinkError::Arrow { table: self.name.clone(), message: e.to_string() })?;
+            let batch = self
+                .buffer
+                .take_batch()
+                .map_err(|e| SinkError::Arrow { table: self.name.clone(), message: e.to_string() })?;
             let mut writer = RecordBatchWriter::for_table(&self.table).map_err(&err)?;
             writer.write(batch).await.map_err(&err)?;
             actions = writer.flush().await.map_err(&err)?.into_iter().map(Action::Add).collect();
         }
-        let partition_by = self.table.snapshot().map_err(&err)?.metadata().partition_columns().clone();
+        let partition_by = self.table.snapshot().map_err(&err)?.metadata().partition_columns();
         let operation = DeltaOperation::Write {
             mode: SaveMode::Append,
-            partition_by: (!partition_by.is_empty()).then_some(partition_by),
+            partition_by: (!partition_by.is_empty()).then(|| partition_by.to_vec()),
             predicate: None,
         };
-        let properties = CommitProperties::default()
-            .with_metadata(metadata.clone())
-            .with_application_transactions(txns);
+        let properties =
+            CommitProperties::default().with_metadata(metadata.clone()).with_application_transactions(txns);
         let finalized = CommitBuilder::from(properties)
             .with_actions(actions)
             .build(Some(self.table.snapshot().map_err(&err)?), self.table.log_store(), operation)
@@ -165,16 +178,10 @@ impl TableSink {
 
 fn check_schema(name: &str, table: &DeltaTable, expected: &TableSchema) -> Result<(), SinkError> {
     let Ok(state) = table.snapshot() else { return Ok(()) };
-    let actual: Vec<(String, String)> = state
-        .schema()
-        .fields()
-        .map(|f| (f.name().to_string(), format!("{:?}", f.data_type())))
-        .collect();
-    let wanted: Vec<(String, String)> = expected
-        .delta_fields()
-        .iter()
-        .map(|f| (f.name().to_string(), format!("{:?}", f.data_type())))
-        .collect();
+    let actual: Vec<(String, String)> =
+        state.schema().fields().map(|f| (f.name().to_string(), format!("{:?}", f.data_type()))).collect();
+    let wanted: Vec<(String, String)> =
+        expected.delta_fields().iter().map(|f| (f.name().to_string(), format!("{:?}", f.data_type()))).collect();
     if actual != wanted {
         return Err(SinkError::SchemaChanged {
             table: name.to_string(),

@@ -56,8 +56,7 @@ impl Plugin for NormalizeTrade {
 
     fn process(&mut self, record: &Record<'_>, out: &mut Emitter) -> Result<(), String> {
         let text = record.value_str()?;
-        let raw: RawTrade =
-            serde_json::from_str(text).map_err(|e| format!("not a JSON trade object: {e}"))?;
+        let raw: RawTrade = serde_json::from_str(text).map_err(|e| format!("not a JSON trade object: {e}"))?;
 
         let trade_id = match raw.trade_id {
             Some(serde_json::Value::String(s)) if !s.is_empty() => s,
@@ -90,9 +89,7 @@ impl Plugin for NormalizeTrade {
             other => return Err(format!("side {other:?} is not buy or sell")),
         };
         let event_time = match raw.ts {
-            Some(serde_json::Value::Number(n)) if n.as_i64().is_some_and(|v| v > 0) => {
-                serde_json::Value::Number(n)
-            }
+            Some(serde_json::Value::Number(n)) if n.as_i64().is_some_and(|v| v > 0) => serde_json::Value::Number(n),
             Some(serde_json::Value::String(s)) if !s.is_empty() => serde_json::Value::String(s),
             None => serde_json::Value::from(record.timestamp),
             Some(other) => return Err(format!("ts {other} is not epoch milliseconds or RFC 3339")),

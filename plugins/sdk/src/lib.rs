@@ -33,9 +33,9 @@ pub mod bindings {
 }
 
 mod batch;
-pub use batch::{Emitter, Record};
 #[doc(hidden)]
 pub use batch::run_batch;
+pub use batch::{Emitter, Record};
 
 pub use serde_json;
 
