@@ -116,8 +116,7 @@ fn main() -> std::process::ExitCode {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("FINLAKE_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("warn,finlake=info"));
+    let filter = EnvFilter::try_from_env("FINLAKE_LOG").unwrap_or_else(|_| EnvFilter::new("warn,finlake=info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
 }
 
@@ -206,7 +205,7 @@ async fn run(config_path: PathBuf, brokers: Option<String>, brokers_file: Option
 }
 
 async fn produce(brokers: String, options: ProduceOptions) -> anyhow::Result<()> {
-    if !(options.rate > 0.0) {
+    if options.rate.is_nan() || options.rate <= 0.0 {
         bail!("--rate must be positive");
     }
     let producer = create_producer(&brokers, &Default::default())?;

@@ -59,7 +59,8 @@ pub async fn coordinates(table_dir: &Path, partition_col: &str, offset_col: &str
     let table = deltalake::open_table(url).await.unwrap();
     let files: Vec<String> = table.get_file_uris().unwrap().collect();
     for f in files {
-        let path = f.strip_prefix("file://").map(|p| percent_decode(p)).unwrap_or(f.clone());
+        let path = url::Url::parse(&f).ok().and_then(|u| u.to_file_path().ok()).unwrap_or_else(|| f.clone().into());
+        let path = path.display().to_string();
         let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
         for batch in reader {
@@ -73,24 +74,6 @@ pub async fn coordinates(table_dir: &Path, partition_col: &str, offset_col: &str
         }
     }
     out
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
 }
 
 pub async fn kafka_coordinates(table_dir: &Path) -> BTreeMap<(i32, i64), usize> {

@@ -108,10 +108,10 @@ fn finlake(args: &[&str]) -> Command {
 
 fn read_file_when_ready(path: &Path) -> String {
     for _ in 0..200 {
-        if let Ok(s) = std::fs::read_to_string(path) {
-            if !s.is_empty() {
-                return s;
-            }
+        if let Ok(s) = std::fs::read_to_string(path)
+            && !s.is_empty()
+        {
+            return s;
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -32,7 +32,7 @@ impl<'t> Located<'t> {
                 (Step::Key(k), Some(t), _) => {
                     t.iter().find(|(key, _)| key.get_ref().as_ref() == *k).map(|(key, v)| (key.span(), v))
                 }
-                (Step::Index(i), _, Some(DeValue::Array(a))) => a.iter().nth(*i).map(|v| (v.span(), v)),
+                (Step::Index(i), _, Some(DeValue::Array(a))) => a.get(*i).map(|v| (v.span(), v)),
                 _ => None,
             };
             let Some((key_span, v)) = next else { break };

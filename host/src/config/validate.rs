@@ -99,10 +99,10 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
         if t.relative_path().split(['/', '\\']).any(|part| part == "..") || t.relative_path().starts_with('/') {
             r.add(&at("path"), "table path must stay under the lake root (no '..', not absolute)");
         }
-        if let Some(layer) = &t.layer {
-            if !["bronze", "silver", "gold"].contains(&layer.as_str()) {
-                r.add(&at("layer"), format!("layer {layer:?} is not bronze, silver or gold"));
-            }
+        if let Some(layer) = &t.layer
+            && !["bronze", "silver", "gold"].contains(&layer.as_str())
+        {
+            r.add(&at("layer"), format!("layer {layer:?} is not bronze, silver or gold"));
         }
         validate_columns(&mut r, i, t);
     }

@@ -128,14 +128,14 @@ impl PluginRuntime {
             cache_hit,
         };
         let info = PluginInstance::info(&loaded, Limits::default())?;
-        if let Some(expected) = expected_name {
-            if info.name != expected {
-                return Err(PluginError::WrongName {
-                    origin: origin.to_string(),
-                    expected: expected.to_string(),
-                    found: info.name,
-                });
-            }
+        if let Some(expected) = expected_name
+            && info.name != expected
+        {
+            return Err(PluginError::WrongName {
+                origin: origin.to_string(),
+                expected: expected.to_string(),
+                found: info.name,
+            });
         }
         loaded.name = info.name;
         loaded.version = info.version;

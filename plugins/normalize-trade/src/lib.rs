@@ -70,10 +70,10 @@ impl Plugin for NormalizeTrade {
         {
             return Err(format!("symbol {symbol:?} is not a ticker"));
         }
-        if let Some(allowed) = &self.allowed_symbols {
-            if !allowed.iter().any(|s| s == &symbol) {
-                return Err(format!("symbol {symbol} is not in allowed_symbols"));
-            }
+        if let Some(allowed) = &self.allowed_symbols
+            && !allowed.iter().any(|s| s == &symbol)
+        {
+            return Err(format!("symbol {symbol} is not in allowed_symbols"));
         }
         let price = number(raw.price, "price")?;
         if !(price > 0.0 && price <= self.max_price) {
