@@ -100,20 +100,30 @@ async fn end_to_end(records: u64) {
     let config = Config::load(&file).expect("valid config");
     let started = Instant::now();
     let service = Service::start(config, brokers).await.expect("service");
+    // Startup (plugin compilation, consumer-group join: ~3 s on the embedded broker) is reported
+    // apart from steady-state throughput, which runs from the first consumed record.
+    let mut first: Option<Instant> = None;
     loop {
         let s = &service.registry.snapshots()[0];
+        if s.records_in > 0 && first.is_none() {
+            first = Some(Instant::now());
+        }
         if s.records_in >= records {
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(600), "pipeline stalled at {} records", s.records_in);
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let snapshot = service.registry.snapshots().remove(0);
-    service.shutdown().await; // final flush + commits included in the time
-    let secs = started.elapsed().as_secs_f64();
+    service.shutdown().await; // the final flush + commits are included in the time
+    let total = started.elapsed().as_secs_f64();
+    let first = first.unwrap_or(started);
+    let steady = first.elapsed().as_secs_f64();
     println!(
-        "end to end (Kafka -> 2 plugins -> bronze + silver Delta, commits included): {records} records in {secs:.2} s = {:.0} records/s (rows out {}, dead letters {})",
-        records as f64 / secs,
+        "end to end (Kafka -> passthrough + normalize-trade -> bronze + silver + dead letters in Delta, commits included): \
+         {records} records in {steady:.2} s after the first record = {:.0} records/s; startup {:.2} s (rows out {}, dead letters {})",
+        records as f64 / steady,
+        total - steady,
         snapshot.rows_out,
         snapshot.dead_letters
     );
