@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use finlake::config::Config;
 use finlake::kafka::EmbeddedBroker;
 use finlake::kafka::producer::{ProduceOptions, create_producer, produce_trades};
-use finlake::plugin::{BatchBuilder, Limits, PluginInstance, PluginRuntime};
+use finlake::plugin::{BatchBuilder, BatchExt, Limits, PluginInstance, PluginRuntime};
 use finlake::service::Service;
 
 fn plugin_dir() -> PathBuf {
@@ -39,7 +39,7 @@ fn per_record_ns(instance: &mut PluginInstance, batch: &finlake::plugin::Batch) 
     for _ in 0..rounds {
         std::hint::black_box(instance.process(batch).expect("call"));
     }
-    started.elapsed().as_nanos() as f64 / (rounds * batch.offsets.len()) as f64
+    started.elapsed().as_nanos() as f64 / (rounds * batch.len()) as f64
 }
 
 fn boundary() {
@@ -53,7 +53,7 @@ fn boundary() {
     };
     let batch1000 = trades_batch(1000);
     let batch1 = trades_batch(1);
-    let bytes = batch1000.data.len() / 1000;
+    let bytes = batch1000.data.len() / 1000 + 40;
     let mut noop = load("chaos", r#"{"mode":"noop"}"#);
     let call1 = per_record_ns(&mut noop, &batch1);
     let per = per_record_ns(&mut noop, &batch1000);
@@ -62,6 +62,12 @@ fn boundary() {
         per,
         call1 / 1000.0
     );
+    let mut tiny = BatchBuilder::new("t", 1000);
+    for i in 0..1000 {
+        tiny.push(None, b"x", [], 0, i, 0);
+    }
+    let tiny = tiny.finish();
+    println!("plugin boundary, batch 1000 x 41 B (1-byte values): {:.1} ns/record", per_record_ns(&mut noop, &tiny));
     for (name, config) in [("passthrough", "{}"), ("normalize-trade", "{}")] {
         let mut p = load(name, config);
         println!("plugin {name:<16} batch 1000: {:.0} ns/record", per_record_ns(&mut p, &batch1000));

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use crate::config::{PipelineConfig, StageConfig};
-use crate::plugin::batch_view::{record_key, select};
+use crate::plugin::BatchExt;
+use crate::plugin::batch_view::select;
 use crate::plugin::{Batch, BatchBuilder, LoadedPlugin, PluginError, PluginInstance, rows_of};
 
 /// Where a plugin output goes.
@@ -82,7 +83,7 @@ impl Graph {
     /// Runs a Kafka batch through every stage. Only a broken plugin (one that cannot even be
     /// re-instantiated) is an error; record-level failures are returned as [`Failure`]s.
     pub fn run(&mut self, batch: &Batch) -> Result<GraphOutput, PluginError> {
-        let n = batch.offsets.len();
+        let n = batch.len();
         let mut output = GraphOutput::default();
         // Input of each fed stage: (batch, origin index in the Kafka batch per record).
         let mut pending: Vec<Option<(BatchBuilder, Vec<usize>)>> = (0..self.stages.len()).map(|_| None).collect();
@@ -109,12 +110,12 @@ impl Graph {
                         let (b, o) =
                             pending[*next].get_or_insert_with(|| (BatchBuilder::new(&batch.topic, 64), Vec::new()));
                         b.push(
-                            record_key(batch, origin),
+                            batch.key(origin),
                             &json,
                             [],
-                            batch.partitions[origin],
-                            batch.offsets[origin],
-                            batch.timestamps[origin],
+                            batch.partition(origin),
+                            batch.offset(origin),
+                            batch.timestamp(origin),
                         );
                         o.push(origin);
                     }
@@ -186,7 +187,7 @@ fn call_isolating(
     emitted: &mut Vec<Emitted>,
     failures: &mut Vec<Failure>,
 ) -> Result<(), PluginError> {
-    let n = batch.offsets.len();
+    let n = batch.len();
     let outcome = stage.instance.process(batch).and_then(|result| {
         let rows = rows_of(&result, n)
             .map_err(|message| PluginError::BadResult { plugin: stage.instance.plugin().name.clone(), message })?;
@@ -212,7 +213,7 @@ fn call_isolating(
         }
         Err(e) if e.is_per_call() => {
             if n == 1 {
-                tracing::warn!(stage = %stage.id, error = %e, offset = batch.offsets[0], partition = batch.partitions[0], "record isolated as poison");
+                tracing::warn!(stage = %stage.id, error = %e, offset = batch.offset(0), partition = batch.partition(0), "record isolated as poison");
                 failures.push(fail(stage, origins[0], e.kind(), e.to_string()));
                 return Ok(());
             }

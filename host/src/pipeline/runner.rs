@@ -23,8 +23,7 @@ use super::graph::Graph;
 use super::stats::{PipelineState, PipelineStats};
 use crate::config::{Config, PipelineConfig};
 use crate::kafka::{KafkaError, PipelineConsumer, Positions, create_consumer};
-use crate::plugin::batch_view::{record_key, record_value};
-use crate::plugin::{BatchBuilder, Limits, PluginError, PluginInstance, PluginRuntime};
+use crate::plugin::{BatchBuilder, BatchExt, Limits, PluginError, PluginInstance, PluginRuntime};
 use crate::sink::{Coordinates, DeadLetter, SinkError, TableSchema, TableSink, dead_letter_schema};
 
 #[derive(Debug, thiserror::Error)]
@@ -151,14 +150,14 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
         }
         if !builder.is_empty() {
             let batch = builder.finish();
-            let n = batch.offsets.len() as u64;
+            let n = batch.len() as u64;
             stats.add(&stats.records_in, n, "finlake_records_in_total");
             stats.add(&stats.batches, 1, "finlake_batches_total");
             let output = tokio::task::block_in_place(|| graph.run(&batch))?;
             let mut rows_out = 0u64;
             let mut dead = Vec::new();
             for row in output.rows {
-                let (part, off) = (batch.partitions[row.input], batch.offsets[row.input]);
+                let (part, off) = (batch.partition(row.input), batch.offset(row.input));
                 let Some(sink) = sinks.tables.get_mut(&row.table) else { continue };
                 if !sink.wants(part, off) {
                     continue;
@@ -167,7 +166,7 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
                     topic: &batch.topic,
                     partition: part,
                     offset: off,
-                    timestamp_ms: batch.timestamps[row.input],
+                    timestamp_ms: batch.timestamp(row.input),
                 };
                 match sink.push_json(&row.json, at) {
                     Ok(()) => rows_out += 1,
@@ -187,7 +186,7 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
             }
             let mut dead_count = 0u64;
             for (input, stage, plugin, plugin_version, kind, reason, table) in dead {
-                let (part, off) = (batch.partitions[input], batch.offsets[input]);
+                let (part, off) = (batch.partition(input), batch.offset(input));
                 if !sinks.dead.wants(part, off) {
                     continue;
                 }
@@ -201,9 +200,9 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
                     topic: batch.topic.clone(),
                     partition: part,
                     offset: off,
-                    timestamp_ms: batch.timestamps[input],
-                    key: record_key(&batch, input).map(<[u8]>::to_vec),
-                    value: record_value(&batch, input).to_vec(),
+                    timestamp_ms: batch.timestamp(input),
+                    key: batch.key(input).map(<[u8]>::to_vec),
+                    value: batch.value(input).to_vec(),
                     table,
                 }
                 .append_to(&p.name, sinks.dead.buffer_mut());
@@ -211,9 +210,10 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
             }
             stats.add(&stats.rows_out, rows_out, "finlake_rows_out_total");
             stats.add(&stats.dead_letters, dead_count, "finlake_dead_letters_total");
-            for (part, off) in batch.partitions.iter().zip(&batch.offsets) {
-                let e = processed.entry(*part).or_insert(*off);
-                *e = (*e).max(*off);
+            for i in 0..batch.len() {
+                let (part, off) = (batch.partition(i), batch.offset(i));
+                let e = processed.entry(part).or_insert(off);
+                *e = (*e).max(off);
             }
             window_started.get_or_insert_with(Instant::now);
         }

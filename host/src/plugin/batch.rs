@@ -2,37 +2,36 @@
 
 use super::{Batch, BatchResult};
 
+/// Size of one record entry in `Batch::records`.
+pub const RECORD_ENTRY: usize = 40;
+/// Size of one row entry in `BatchResult::rows`.
+pub const ROW_ENTRY: usize = 12;
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn i64_at(b: &[u8], at: usize) -> i64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    i64::from_le_bytes(x)
+}
+
 /// Accumulates Kafka records into one [`Batch`] without per-record allocations.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct BatchBuilder {
-    batch: Option<Batch>,
+    batch: Batch,
 }
 
 impl BatchBuilder {
     pub fn new(topic: &str, capacity: usize) -> Self {
         BatchBuilder {
-            batch: Some(Batch {
+            batch: Batch {
                 topic: topic.to_string(),
+                records: Vec::with_capacity(capacity * RECORD_ENTRY),
                 data: Vec::with_capacity(capacity * 192),
-                ends: Vec::with_capacity(capacity * 3),
-                has_key: Vec::with_capacity(capacity),
-                partitions: Vec::with_capacity(capacity),
-                offsets: Vec::with_capacity(capacity),
-                timestamps: Vec::with_capacity(capacity),
-            }),
+            },
         }
-    }
-
-    fn b(&mut self) -> &mut Batch {
-        self.batch.get_or_insert_with(|| Batch {
-            topic: String::new(),
-            data: vec![],
-            ends: vec![],
-            has_key: vec![],
-            partitions: vec![],
-            offsets: vec![],
-            timestamps: vec![],
-        })
     }
 
     /// Appends one record. `headers` are (name, value) pairs.
@@ -45,26 +44,31 @@ impl BatchBuilder {
         offset: i64,
         timestamp_ms: i64,
     ) {
-        let b = self.b();
+        let b = &mut self.batch;
         b.data.extend_from_slice(key.unwrap_or_default());
-        b.ends.push(b.data.len() as u32);
+        let key_end = b.data.len() as u32;
         b.data.extend_from_slice(value);
-        b.ends.push(b.data.len() as u32);
+        let value_end = b.data.len() as u32;
         for (name, v) in headers {
             b.data.extend_from_slice(&(name.len() as u32).to_le_bytes());
             b.data.extend_from_slice(name.as_bytes());
             b.data.extend_from_slice(&(v.len() as u32).to_le_bytes());
             b.data.extend_from_slice(v);
         }
-        b.ends.push(b.data.len() as u32);
-        b.has_key.push(key.is_some());
-        b.partitions.push(partition);
-        b.offsets.push(offset);
-        b.timestamps.push(timestamp_ms);
+        let headers_end = b.data.len() as u32;
+        let r = &mut b.records;
+        r.extend_from_slice(&key_end.to_le_bytes());
+        r.extend_from_slice(&value_end.to_le_bytes());
+        r.extend_from_slice(&headers_end.to_le_bytes());
+        r.extend_from_slice(&u32::from(key.is_some()).to_le_bytes());
+        r.extend_from_slice(&partition.to_le_bytes());
+        r.extend_from_slice(&0u32.to_le_bytes());
+        r.extend_from_slice(&offset.to_le_bytes());
+        r.extend_from_slice(&timestamp_ms.to_le_bytes());
     }
 
     pub fn len(&self) -> usize {
-        self.batch.as_ref().map_or(0, |b| b.offsets.len())
+        self.batch.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -72,54 +76,90 @@ impl BatchBuilder {
     }
 
     pub fn bytes(&self) -> usize {
-        self.batch.as_ref().map_or(0, |b| b.data.len())
+        self.batch.data.len()
     }
 
-    pub fn finish(mut self) -> Batch {
-        self.b();
-        self.batch.take().unwrap_or_else(|| unreachable!("b() always fills the batch"))
+    pub fn finish(self) -> Batch {
+        self.batch
     }
 }
 
-/// Views of one record inside a [`Batch`].
-pub fn record_key(batch: &Batch, i: usize) -> Option<&[u8]> {
-    let start = if i == 0 { 0 } else { batch.ends[3 * i - 1] as usize };
-    batch.has_key[i].then(|| &batch.data[start..batch.ends[3 * i] as usize])
-}
-
-pub fn record_value(batch: &Batch, i: usize) -> &[u8] {
-    &batch.data[batch.ends[3 * i] as usize..batch.ends[3 * i + 1] as usize]
-}
-
-pub fn record_headers(batch: &Batch, i: usize) -> Vec<(String, Vec<u8>)> {
-    let mut rest = &batch.data[batch.ends[3 * i + 1] as usize..batch.ends[3 * i + 2] as usize];
-    let mut out = Vec::new();
-    let take = |buf: &[u8]| -> Option<(usize, usize)> {
-        let len = u32::from_le_bytes(buf.get(..4)?.try_into().ok()?) as usize;
-        (buf.len() >= 4 + len).then_some((4, 4 + len))
-    };
-    while let Some((s, e)) = take(rest) {
-        let name = String::from_utf8_lossy(&rest[s..e]).into_owned();
-        rest = &rest[e..];
-        let Some((s, e)) = take(rest) else { break };
-        out.push((name, rest[s..e].to_vec()));
-        rest = &rest[e..];
+/// Read access to the records of a [`Batch`]. Indices must be `< len()`.
+pub trait BatchExt {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
     }
-    out
+    fn partition(&self, i: usize) -> i32;
+    fn offset(&self, i: usize) -> i64;
+    fn timestamp(&self, i: usize) -> i64;
+    fn key(&self, i: usize) -> Option<&[u8]>;
+    fn value(&self, i: usize) -> &[u8];
+    fn headers(&self, i: usize) -> Vec<(String, Vec<u8>)>;
+}
+
+impl Batch {
+    fn entry(&self, i: usize) -> &[u8] {
+        &self.records[i * RECORD_ENTRY..(i + 1) * RECORD_ENTRY]
+    }
+
+    fn segment_start(&self, i: usize) -> usize {
+        if i == 0 { 0 } else { u32_at(self.entry(i - 1), 8) as usize }
+    }
+}
+
+impl BatchExt for Batch {
+    fn len(&self) -> usize {
+        self.records.len() / RECORD_ENTRY
+    }
+    fn partition(&self, i: usize) -> i32 {
+        u32_at(self.entry(i), 16) as i32
+    }
+    fn offset(&self, i: usize) -> i64 {
+        i64_at(self.entry(i), 24)
+    }
+    fn timestamp(&self, i: usize) -> i64 {
+        i64_at(self.entry(i), 32)
+    }
+    fn key(&self, i: usize) -> Option<&[u8]> {
+        let e = self.entry(i);
+        (u32_at(e, 12) & 1 == 1).then(|| &self.data[self.segment_start(i)..u32_at(e, 0) as usize])
+    }
+    fn value(&self, i: usize) -> &[u8] {
+        let e = self.entry(i);
+        &self.data[u32_at(e, 0) as usize..u32_at(e, 4) as usize]
+    }
+    fn headers(&self, i: usize) -> Vec<(String, Vec<u8>)> {
+        let e = self.entry(i);
+        let mut rest = &self.data[u32_at(e, 4) as usize..u32_at(e, 8) as usize];
+        let mut out = Vec::new();
+        let take = |buf: &[u8]| -> Option<usize> {
+            let len = u32::from_le_bytes(buf.get(..4)?.try_into().ok()?) as usize;
+            (buf.len() >= 4 + len).then_some(4 + len)
+        };
+        while let Some(end) = take(rest) {
+            let name = String::from_utf8_lossy(&rest[4..end]).into_owned();
+            rest = &rest[end..];
+            let Some(end) = take(rest) else { break };
+            out.push((name, rest[4..end].to_vec()));
+            rest = &rest[end..];
+        }
+        out
+    }
 }
 
 /// Copies records `indices` of `batch` into a new batch (used to split a failing batch).
 pub fn select(batch: &Batch, indices: &[usize]) -> Batch {
     let mut out = BatchBuilder::new(&batch.topic, indices.len());
     for &i in indices {
-        let headers = record_headers(batch, i);
+        let headers = batch.headers(i);
         out.push(
-            record_key(batch, i),
-            record_value(batch, i),
+            batch.key(i),
+            batch.value(i),
             headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())),
-            batch.partitions[i],
-            batch.offsets[i],
-            batch.timestamps[i],
+            batch.partition(i),
+            batch.offset(i),
+            batch.timestamp(i),
         );
     }
     out.finish()
@@ -134,26 +174,22 @@ pub struct RowRef<'a> {
 }
 
 /// Checks a result's layout against its input batch and returns its rows in order.
-pub fn rows_of<'a>(result: &'a BatchResult, inputs: usize) -> Result<Vec<RowRef<'a>>, String> {
-    let n = result.row_ends.len();
-    if result.row_inputs.len() != n || result.row_outputs.len() != n {
-        return Err(format!(
-            "{} row ends, {} row inputs, {} row outputs",
-            n,
-            result.row_inputs.len(),
-            result.row_outputs.len()
-        ));
+pub fn rows_of(result: &BatchResult, inputs: usize) -> Result<Vec<RowRef<'_>>, String> {
+    if result.rows.len() % ROW_ENTRY != 0 {
+        return Err(format!("rows is {} bytes, not a multiple of {ROW_ENTRY}", result.rows.len()));
     }
-    let mut rows = Vec::with_capacity(n);
+    let mut rows = Vec::with_capacity(result.rows.len() / ROW_ENTRY);
     let mut start = 0usize;
-    for j in 0..n {
-        let end = result.row_ends[j] as usize;
-        let input = result.row_inputs[j] as usize;
-        let json = result.data.get(start..end).ok_or_else(|| format!("row {j} ends at {end}, outside the data"))?;
+    for (j, e) in result.rows.chunks_exact(ROW_ENTRY).enumerate() {
+        let end = u32_at(e, 0) as usize;
+        let input = u32_at(e, 4) as usize;
+        let output = u16::from_le_bytes([e[8], e[9]]);
+        let json =
+            result.data.get(start..end).ok_or_else(|| format!("row {j} spans {start}..{end}, outside the data"))?;
         let output = result
             .outputs
-            .get(result.row_outputs[j] as usize)
-            .ok_or_else(|| format!("row {j} names output #{}, which is not listed", result.row_outputs[j]))?;
+            .get(output as usize)
+            .ok_or_else(|| format!("row {j} names output #{output}, which is not listed"))?;
         if input >= inputs {
             return Err(format!("row {j} claims input {input} of a batch of {inputs}"));
         }

@@ -11,10 +11,10 @@ mod cache;
 mod instance;
 mod runtime;
 
-pub use batch::{BatchBuilder, RowRef, rows_of};
+pub use batch::{BatchBuilder, BatchExt, RowRef, rows_of};
 /// Read access to records inside a batch.
 pub mod batch_view {
-    pub use super::batch::{record_headers, record_key, record_value, select};
+    pub use super::batch::select;
 }
 pub use instance::{Limits, PluginInstance};
 pub use runtime::{LoadedPlugin, PluginRuntime};

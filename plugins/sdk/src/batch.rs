@@ -1,13 +1,18 @@
-//! Views over the flat batch layout, and the builder for results.
+//! Views over the flat batch layout (see `wit/finlake.wit`), and the builder for results.
 
 use crate::bindings::finlake::plugin::types::{Batch, BatchResult, Rejection};
 
-/// One Kafka record, borrowed from the batch buffer.
+/// Size of one record entry in `Batch::records`.
+pub const RECORD_ENTRY: usize = 40;
+/// Size of one row entry in `BatchResult::rows`.
+pub const ROW_ENTRY: usize = 12;
+
+/// One Kafka record, borrowed from the batch buffers.
 pub struct Record<'a> {
     pub topic: &'a str,
     pub partition: i32,
     pub offset: i64,
-    /// Milliseconds since the Unix epoch.
+    /// Milliseconds since the Unix epoch (-1 if unknown).
     pub timestamp: i64,
     pub key: Option<&'a [u8]>,
     pub value: &'a [u8],
@@ -44,6 +49,24 @@ fn take_segment(buf: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((body, &buf[4 + len..]))
 }
 
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+#[inline(always)]
+fn u32_le(e: &[u8; RECORD_ENTRY], at: usize) -> u32 {
+    let mut x = [0u8; 4];
+    x.copy_from_slice(&e[at..at + 4]);
+    u32::from_le_bytes(x)
+}
+
+#[inline(always)]
+fn i64_le(e: &[u8; RECORD_ENTRY], at: usize) -> i64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&e[at..at + 8]);
+    i64::from_le_bytes(x)
+}
+
 /// Collects the rows and rejections of one batch.
 pub struct Emitter {
     result: BatchResult,
@@ -51,14 +74,12 @@ pub struct Emitter {
 }
 
 impl Emitter {
-    fn new() -> Self {
+    fn new(capacity: usize) -> Self {
         Emitter {
             result: BatchResult {
                 outputs: Vec::new(),
-                data: Vec::new(),
-                row_ends: Vec::new(),
-                row_inputs: Vec::new(),
-                row_outputs: Vec::new(),
+                rows: Vec::with_capacity(capacity * ROW_ENTRY),
+                data: Vec::with_capacity(capacity * 128),
                 rejections: Vec::new(),
             },
             current: 0,
@@ -94,13 +115,22 @@ impl Emitter {
 
     fn finish_row(&mut self, output: &str) {
         let index = self.output_index(output);
-        self.result.row_ends.push(self.result.data.len() as u32);
-        self.result.row_inputs.push(self.current);
-        self.result.row_outputs.push(index);
+        let rows = &mut self.result.rows;
+        rows.extend_from_slice(&(self.result.data.len() as u32).to_le_bytes());
+        rows.extend_from_slice(&self.current.to_le_bytes());
+        rows.extend_from_slice(&index.to_le_bytes());
+        rows.extend_from_slice(&[0, 0]);
     }
 
     fn reject_current(&mut self, reason: String) {
         self.result.rejections.push(Rejection { input: self.current, reason });
+    }
+
+    /// Drops the rows emitted since `rows_len` (bytes of `rows`), for a rejected record.
+    fn truncate_rows(&mut self, rows_len: usize) {
+        let data_len = if rows_len == 0 { 0 } else { u32_at(&self.result.rows, rows_len - ROW_ENTRY) as usize };
+        self.result.rows.truncate(rows_len);
+        self.result.data.truncate(data_len);
     }
 }
 
@@ -109,17 +139,20 @@ pub fn run_batch(
     batch: &Batch,
     mut f: impl FnMut(&Record<'_>, &mut Emitter) -> Result<(), String>,
 ) -> Result<BatchResult, String> {
-    let n = batch.offsets.len();
-    if batch.ends.len() != n * 3 {
-        return Err(format!("malformed batch: {} records but {} segment ends", n, batch.ends.len()));
+    if batch.records.len() % RECORD_ENTRY != 0 {
+        return Err(format!(
+            "malformed batch: records is {} bytes, not a multiple of {RECORD_ENTRY}",
+            batch.records.len()
+        ));
     }
-    let mut out = Emitter::new();
-    out.result.data.reserve(batch.data.len());
+    let (entries, _) = batch.records.as_chunks::<RECORD_ENTRY>();
+    let mut out = Emitter::new(entries.len());
     let mut start = 0usize;
-    for i in 0..n {
-        let key_end = batch.ends[3 * i] as usize;
-        let value_end = batch.ends[3 * i + 1] as usize;
-        let headers_end = batch.ends[3 * i + 2] as usize;
+    for (i, e) in entries.iter().enumerate() {
+        // Fixed-size entries: the field reads below compile to plain loads, no bounds checks.
+        let key_end = u32_le(e, 0) as usize;
+        let value_end = u32_le(e, 4) as usize;
+        let headers_end = u32_le(e, 8) as usize;
         let (Some(key), Some(value), Some(headers)) = (
             batch.data.get(start..key_end),
             batch.data.get(key_end..value_end),
@@ -129,23 +162,18 @@ pub fn run_batch(
         };
         let record = Record {
             topic: &batch.topic,
-            partition: batch.partitions[i],
-            offset: batch.offsets[i],
-            timestamp: batch.timestamps[i],
-            key: if batch.has_key[i] { Some(key) } else { None },
+            partition: u32_le(e, 16) as i32,
+            offset: i64_le(e, 24),
+            timestamp: i64_le(e, 32),
+            key: if u32_le(e, 12) & 1 == 1 { Some(key) } else { None },
             value,
             headers,
         };
         out.current = i as u32;
-        let rows_before = out.result.row_ends.len();
+        let rows_before = out.result.rows.len();
         if let Err(reason) = f(&record, &mut out) {
             // A rejected record must not leave half its rows behind.
-            let keep = rows_before;
-            let data_len = if keep == 0 { 0 } else { out.result.row_ends[keep - 1] as usize };
-            out.result.row_ends.truncate(keep);
-            out.result.row_inputs.truncate(keep);
-            out.result.row_outputs.truncate(keep);
-            out.result.data.truncate(data_len);
+            out.truncate_rows(rows_before);
             out.reject_current(reason);
         }
         start = headers_end;
