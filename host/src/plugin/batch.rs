@@ -175,7 +175,7 @@ pub struct RowRef<'a> {
 
 /// Checks a result's layout against its input batch and returns its rows in order.
 pub fn rows_of(result: &BatchResult, inputs: usize) -> Result<Vec<RowRef<'_>>, String> {
-    if result.rows.len() % ROW_ENTRY != 0 {
+    if !result.rows.len().is_multiple_of(ROW_ENTRY) {
         return Err(format!("rows is {} bytes, not a multiple of {ROW_ENTRY}", result.rows.len()));
     }
     let mut rows = Vec::with_capacity(result.rows.len() / ROW_ENTRY);

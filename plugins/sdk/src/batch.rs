@@ -139,7 +139,7 @@ pub fn run_batch(
     batch: &Batch,
     mut f: impl FnMut(&Record<'_>, &mut Emitter) -> Result<(), String>,
 ) -> Result<BatchResult, String> {
-    if batch.records.len() % RECORD_ENTRY != 0 {
+    if !batch.records.len().is_multiple_of(RECORD_ENTRY) {
         return Err(format!(
             "malformed batch: records is {} bytes, not a multiple of {RECORD_ENTRY}",
             batch.records.len()
