@@ -30,16 +30,22 @@ fn trades_batch(n: usize) -> finlake::plugin::Batch {
     b.finish()
 }
 
+/// Median over 7 runs of 200 calls each (the build VM is noisy), in ns per record.
 fn per_record_ns(instance: &mut PluginInstance, batch: &finlake::plugin::Batch) -> f64 {
     for _ in 0..20 {
         instance.process(batch).expect("warm-up call");
     }
-    let rounds = 300;
-    let started = Instant::now();
-    for _ in 0..rounds {
-        std::hint::black_box(instance.process(batch).expect("call"));
-    }
-    started.elapsed().as_nanos() as f64 / (rounds * batch.len()) as f64
+    let mut runs: Vec<f64> = (0..7)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..200 {
+                std::hint::black_box(instance.process(batch).expect("call"));
+            }
+            started.elapsed().as_nanos() as f64 / (200 * batch.len()) as f64
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
 }
 
 fn boundary() {

@@ -116,7 +116,8 @@ fn main() -> std::process::ExitCode {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("FINLAKE_LOG").unwrap_or_else(|_| EnvFilter::new("warn,finlake=info"));
+    let filter = EnvFilter::try_from_env("FINLAKE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("warn,finlake=info,deltalake_core::writer::stats=error"));
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
 }
 
