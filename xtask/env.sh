@@ -8,3 +8,8 @@ export FINLAKE_BIN="$CARGO_TARGET_DIR/$FINLAKE_PROFILE/finlake"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+# Plugin toolchains for other languages (pinned; installed on demand by build-plugins.sh).
+export FINLAKE_VENV="${FINLAKE_VENV:-$HOME/.cache/finlake/venv}"
+export FINLAKE_NODE="${FINLAKE_NODE:-$HOME/.cache/finlake/node}"
+export FINLAKE_COMPONENTIZE_PY=0.25.1
+export FINLAKE_COMPONENTIZE_JS=0.23.0

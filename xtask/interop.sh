@@ -4,7 +4,7 @@
 # tables and checks the exactly-once invariants.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
-VENV="$HOME/.cache/finlake/venv"
+VENV="$FINLAKE_VENV"
 if ! "$VENV/bin/python" -c 'import deltalake, pyarrow' 2>/dev/null; then
   echo "installing Python deltalake reader into $VENV"
   python3 -m venv "$VENV"

@@ -24,6 +24,14 @@ pub fn plugin_dir() -> PathBuf {
     dir
 }
 
+/// Compile cache shared by test runs, so the large Python/JS components compile once.
+pub fn shared_cache_dir() -> PathBuf {
+    std::env::var_os("FINLAKE_TEST_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+        home.join(".cache/finlake/test-plugin-cache")
+    })
+}
+
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
