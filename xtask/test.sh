@@ -18,6 +18,8 @@ cargo clippy --profile "$FINLAKE_PROFILE" -p finlake --all-targets -- -D warning
 step "tests (unit + integration)"
 cargo test --profile "$FINLAKE_PROFILE" -p finlake -- --test-threads 2
 
+FINLAKE_LOG=warn "$ROOT/xtask/toolkit-check.sh"
+
 step "interop: Python deltalake reads what finlake wrote"
 "$ROOT/xtask/interop.sh"
 echo "all checks passed"

@@ -9,3 +9,4 @@ pub mod pipeline;
 pub mod plugin;
 pub mod service;
 pub mod sink;
+pub mod toolkit;

@@ -70,6 +70,9 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Write, build and try plugins: `finlake plugin new|build|test|inspect`.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// Run only an embedded Kafka-protocol broker (memory only) until Ctrl-C.
     ///
     /// Handy to keep a broker alive while `finlake run` is stopped and restarted.
@@ -83,6 +86,128 @@ enum Command {
         #[arg(long)]
         address_file: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Create a ready-to-build plugin folder (source, sample input, expected output, README).
+    New {
+        /// rust, python, js
+        #[arg(long)]
+        lang: String,
+        /// Plugin name (lowercase, digits, '-'); also the folder name and the declared name.
+        name: String,
+        /// Parent folder.
+        #[arg(long, default_value = "plugins")]
+        dir: PathBuf,
+    },
+    /// Build a plugin folder into a Wasm component (language detected from its files).
+    Build {
+        /// The plugin folder.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Where the component goes, as <folder name>.wasm.
+        #[arg(long, default_value = "plugins/dist")]
+        out_dir: PathBuf,
+    },
+    /// Run a plugin over sample records through the real host runtime (no Kafka, no Delta) and
+    /// print its rows, rejections and time per batch.
+    Test {
+        /// A plugin name (looked up as <plugins-dir>/<name>.wasm) or a .wasm file.
+        plugin: String,
+        /// JSON Lines: one record value per line.
+        #[arg(short, long)]
+        input: PathBuf,
+        /// The plugin's config as JSON.
+        #[arg(long, default_value = "{}")]
+        config: String,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Rows to print.
+        #[arg(long, default_value_t = 10)]
+        show: usize,
+        /// Expected rows (JSON Lines, in order): exit 1 if the output differs.
+        #[arg(long)]
+        expect: Option<PathBuf>,
+        #[arg(long, default_value = "plugins/dist")]
+        plugins_dir: PathBuf,
+        /// Time limit per call.
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+        /// Memory limit per instance.
+        #[arg(long, default_value_t = 256)]
+        memory_mb: u64,
+        #[arg(long, default_value = ".finlake/cache")]
+        cache_dir: PathBuf,
+    },
+    /// Show a component's imports, exports, size and hash, and whether the host accepts it.
+    Inspect {
+        file: PathBuf,
+        #[arg(long, default_value = ".finlake/cache")]
+        cache_dir: PathBuf,
+    },
+}
+
+fn plugin_command(command: PluginCommand) -> anyhow::Result<()> {
+    use finlake::toolkit;
+    match command {
+        PluginCommand::New { lang, name, dir } => {
+            let lang = toolkit::build::Lang::parse(&lang)
+                .ok_or_else(|| anyhow::anyhow!("--lang {lang:?}: use rust, python or js"))?;
+            let created = toolkit::new::create(lang, &name, &dir).map_err(anyhow::Error::msg)?;
+            println!("created {} — next: finlake plugin build {}", created.display(), created.display());
+        }
+        PluginCommand::Build { path, out_dir } => {
+            let out = toolkit::build::build(&path, &out_dir).map_err(anyhow::Error::msg)?;
+            println!("built {}", out.display());
+        }
+        PluginCommand::Test {
+            plugin,
+            input,
+            config,
+            batch,
+            show,
+            expect,
+            plugins_dir,
+            timeout_ms,
+            memory_mb,
+            cache_dir,
+        } => {
+            let file = if plugin.ends_with(".wasm") || std::path::Path::new(&plugin).is_file() {
+                PathBuf::from(&plugin)
+            } else {
+                plugins_dir.join(format!("{plugin}.wasm"))
+            };
+            let options = toolkit::trial::TrialOptions {
+                plugin: file,
+                input,
+                config,
+                batch_size: batch,
+                limits: finlake::plugin::Limits {
+                    timeout: Duration::from_millis(timeout_ms),
+                    memory_bytes: (memory_mb as usize) << 20,
+                },
+                show,
+                expect,
+                cache_dir,
+            };
+            match toolkit::trial::run(&options) {
+                Ok(report) => print!("{report}"),
+                Err(report) => {
+                    print!("{report}");
+                    bail!("plugin test failed");
+                }
+            }
+        }
+        PluginCommand::Inspect { file, cache_dir } => match toolkit::inspect(&file, &cache_dir) {
+            Ok(report) => print!("{report}"),
+            Err(report) => {
+                print!("{report}");
+                bail!("the host would not accept {}", file.display());
+            }
+        },
+    }
+    Ok(())
 }
 
 fn main() -> std::process::ExitCode {
@@ -103,6 +228,7 @@ fn main() -> std::process::ExitCode {
                 produce(brokers, ProduceOptions { topic, rate, count, malformed_ratio, seed }).await
             }
             Command::Broker { topics, partitions, address_file } => broker(topics, partitions, address_file).await,
+            Command::Plugin(command) => tokio::task::block_in_place(|| plugin_command(command)),
         }
     });
     match result {

@@ -24,6 +24,22 @@ pub struct Stage {
     fed: bool,
 }
 
+impl Stage {
+    /// A stage on its own (no routing), for running a plugin outside a pipeline.
+    pub fn single(id: &str, instance: PluginInstance) -> Stage {
+        Stage { id: id.to_string(), instance, targets: BTreeMap::new(), fed: false }
+    }
+
+    /// Runs a batch through this stage's plugin, isolating the records that make a call fail.
+    /// Returns (input index, output name, JSON row) per row, and the failures.
+    pub fn process_isolated(&mut self, batch: &Batch) -> Result<(Vec<Emitted>, Vec<Failure>), PluginError> {
+        let origins: Vec<usize> = (0..batch.len()).collect();
+        let (mut rows, mut failures) = (Vec::new(), Vec::new());
+        call_isolating(self, batch, &origins, &mut rows, &mut failures)?;
+        Ok((rows, failures))
+    }
+}
+
 /// A row for a table, produced from Kafka record `input` of the batch.
 #[derive(Debug)]
 pub struct TableRow {
@@ -178,7 +194,8 @@ fn topological(stages: &[Stage]) -> Vec<usize> {
     order
 }
 
-type Emitted = (usize, String, Vec<u8>);
+/// A row a plugin emitted: (input index, output name, JSON).
+pub type Emitted = (usize, String, Vec<u8>);
 
 fn call_isolating(
     stage: &mut Stage,

@@ -44,7 +44,7 @@ impl CompileCache {
         }
         let compiled = engine
             .precompile_component(bytes)
-            .map_err(|e| PluginError::Compile { origin: origin.to_string(), message: format!("{e:#}") })?;
+            .map_err(|e| PluginError::Compile { origin: origin.to_string(), message: one_line(&format!("{e:#}")) })?;
         let cache_err =
             |e: std::io::Error| PluginError::Cache { path: path.display().to_string(), message: e.to_string() };
         std::fs::create_dir_all(&self.dir).map_err(cache_err)?;
@@ -56,6 +56,11 @@ impl CompileCache {
             .map_err(|e| PluginError::Compile { origin: origin.to_string(), message: format!("{e:#}") })?;
         Ok((component, false))
     }
+}
+
+/// wasmtime's messages can pretty-print byte arrays over many lines; keep them on one.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[allow(unsafe_code)]

@@ -17,7 +17,7 @@ pub mod batch_view {
     pub use super::batch::select;
 }
 pub use instance::{Limits, PluginInstance};
-pub use runtime::{LoadedPlugin, PluginRuntime};
+pub use runtime::{Inspection, LoadedPlugin, PluginRuntime};
 
 /// Bindings generated from `wit/` (the same files every guest builds against).
 pub mod bindings {

@@ -31,6 +31,17 @@ impl Drop for PluginRuntime {
     }
 }
 
+/// What `finlake plugin inspect` reports about a component file.
+#[derive(Debug)]
+pub struct Inspection {
+    pub sha256: String,
+    pub size: usize,
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+    /// `Ok((name, version))` if the host accepts it, else why not.
+    pub verdict: Result<(String, String), PluginError>,
+}
+
 /// A compiled, pre-linked component that instances are made from.
 #[derive(Clone)]
 pub struct LoadedPlugin {
@@ -98,6 +109,18 @@ impl PluginRuntime {
             },
         })?;
         self.load_bytes(&bytes, &path.display().to_string(), expected_name)
+    }
+
+    /// Compiles `bytes` (cached) and describes the component: its imports and exports, and
+    /// whether the host would accept it (links, and answers `info`) or why not.
+    pub fn inspect_bytes(&self, bytes: &[u8], origin: &str) -> Result<Inspection, PluginError> {
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let (component, _) = self.cache.load(&self.engine, bytes, &sha256, origin)?;
+        let ty = component.component_type();
+        let imports = ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        let exports = ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        let verdict = self.load_bytes(bytes, origin, None).map(|p| (p.name, p.version));
+        Ok(Inspection { sha256, size: bytes.len(), imports, exports, verdict })
     }
 
     /// Compiles (or loads from cache), links, and reads the plugin's declared name and version.
