@@ -4,6 +4,7 @@
 #   Rust        plugins/<name>/          cargo build --target wasm32-wasip2
 #   Python      plugins/python/<name>/   componentize-py (app.py + python/sdk)
 #   JavaScript  plugins/js/<name>/       componentize-js (js/sdk + plugin.js, one module)
+#   C           plugins/c/<name>/        clang-19 (wasi-libc) + wit-bindgen c + wasm-tools
 # Python/JS components are large and slow to build, so each is cached under
 # $HOME/.cache/finlake/plugin-builds keyed by the sha256 of its inputs and the tool version.
 set -euo pipefail
@@ -66,4 +67,11 @@ for dir in "$ROOT"/plugins/js/*/; do
   fi
   cp "$BUILDS/$name-$key.wasm" "$DIST/$name.wasm"
   report "$name" "$how"
+done
+
+step "C plugins (clang-19 + wit-bindgen c + wasm-tools)"
+for dir in "$ROOT"/plugins/c/*/; do
+  name="$(basename "$dir")"; case "$name" in sdk|template) continue;; esac
+  (cd "$dir" && bash ./build.sh "$ROOT/wit" "$DIST/$name.wasm")
+  report "$name" "c"
 done

@@ -15,14 +15,27 @@ command -v kcat >/dev/null || need+=(kcat)
 command -v make >/dev/null || need+=(make)
 command -v cc >/dev/null || need+=(build-essential)
 command -v cmake >/dev/null || need+=(cmake)
+# C plugins: clang for wasm32 with wasi-libc (Debian's preview1 sysroot).
+command -v clang-19 >/dev/null || need+=(clang-19)
+command -v wasm-ld-19 >/dev/null || need+=(lld-19)
+[ -f /usr/lib/wasm32-wasi/libc.a ] || need+=(wasi-libc)
+[ -d /usr/lib/llvm-19/lib/clang/19/lib/wasi ] || need+=(libclang-rt-19-dev-wasm32)
+command -v node >/dev/null || need+=(nodejs npm)
 if ((${#need[@]})); then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "installing: ${need[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 else
-  echo "kcat, make, cc, cmake: present"
+  echo "kcat, make, cc, cmake, clang-19, wasi-libc, node: present"
 fi
+
+step "plugin tools (wit-bindgen, wasm-tools)"
+command -v wit-bindgen >/dev/null && wit-bindgen --version | grep -q 0.61.1 ||
+  cargo install --locked --quiet wit-bindgen-cli --version 0.61.1
+command -v wasm-tools >/dev/null && wasm-tools --version | grep -q 1.240.0 ||
+  cargo install --locked --quiet wasm-tools --version 1.240.0 --no-default-features --features component,validate
+echo "wit-bindgen $(wit-bindgen --version | cut -d' ' -f2), wasm-tools $(wasm-tools --version | cut -d' ' -f2)"
 
 step "rust targets"
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2

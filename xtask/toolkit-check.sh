@@ -6,7 +6,7 @@ source "$(dirname "$0")/env.sh"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$ROOT"
-for lang in rust python js; do
+for lang in rust python js c; do
   name="hello-$lang"
   step "plugin toolkit: $lang"
   "$FINLAKE_BIN" plugin new --lang "$lang" "$name" --dir "$work/plugins"

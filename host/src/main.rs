@@ -92,7 +92,7 @@ enum Command {
 enum PluginCommand {
     /// Create a ready-to-build plugin folder (source, sample input, expected output, README).
     New {
-        /// rust, python, js
+        /// rust, python, js or c
         #[arg(long)]
         lang: String,
         /// Plugin name (lowercase, digits, '-'); also the folder name and the declared name.
@@ -153,7 +153,7 @@ fn plugin_command(command: PluginCommand) -> anyhow::Result<()> {
     match command {
         PluginCommand::New { lang, name, dir } => {
             let lang = toolkit::build::Lang::parse(&lang)
-                .ok_or_else(|| anyhow::anyhow!("--lang {lang:?}: use rust, python or js"))?;
+                .ok_or_else(|| anyhow::anyhow!("--lang {lang:?}: use rust, python, js or c"))?;
             let created = toolkit::new::create(lang, &name, &dir).map_err(anyhow::Error::msg)?;
             println!("created {} — next: finlake plugin build {}", created.display(), created.display());
         }

@@ -89,3 +89,37 @@ fn javascript_txn_screen_normalizes_currency_and_scores_rules() {
     assert!(reasons[1].1.contains("amount -1 is not a positive number"), "{reasons:?}");
     assert_eq!(reasons[2].0, 4);
 }
+
+#[test]
+fn c_trade_filter_projects_and_filters_by_notional() {
+    let rt = PluginRuntime::new(&shared_cache_dir()).unwrap();
+    let loaded = rt.load_file(&plugin_dir().join("trade-filter.wasm"), Some("trade-filter")).unwrap();
+    assert!(loaded.size < 1 << 20, "a C component stays small: {} bytes", loaded.size);
+    let mut p = PluginInstance::new(loaded, r#"{"min_notional": 1000}"#.into(), Limits::default()).unwrap();
+    let values: Vec<String> = [
+        r#"{"trade_id":"T1","symbol":"AAPL","price":190.5,"quantity":10,"side":"buy"}"#,
+        r#"{"trade_id":"T2","symbol":"MSFT","price":10.0,"quantity":5,"side":"buy"}"#,
+        r#"{"trade_id":"T3","symbol":"TSLA","quantity":5}"#,
+        r#"{"trade_id":"T4","price":5,"quantity":5}"#,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let result = p.process(&batch(&values)).unwrap();
+    let rows = rows_of(&result, values.len()).unwrap();
+    assert_eq!(rows.len(), 1, "the 50-notional trade is filtered out");
+    assert_eq!(rows[0].output, "trades");
+    assert_eq!(rows[0].input, 0);
+    let row: serde_json::Value = serde_json::from_slice(rows[0].json).unwrap();
+    assert_eq!(row, serde_json::json!({"symbol": "AAPL", "price": 190.5, "quantity": 10, "notional": 1905}));
+    let reasons: Vec<(u32, &str)> = result.rejections.iter().map(|r| (r.input, r.reason.as_str())).collect();
+    assert_eq!(reasons, vec![(2, "price is missing or not positive"), (3, "symbol is missing")]);
+    let err = PluginInstance::new(
+        rt.load_file(&plugin_dir().join("trade-filter.wasm"), None).unwrap(),
+        r#"{"min_notional": -1}"#.into(),
+        Limits::default(),
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("min_notional must not be negative"), "{err}");
+}

@@ -13,6 +13,9 @@ const PY_APP: &str = include_str!("../../../plugins/templates/python/app.py");
 const PY_SDK: &str = include_str!("../../../plugins/python/sdk/finlake_plugin.py");
 const JS_PLUGIN: &str = include_str!("../../../plugins/templates/js/plugin.js");
 const JS_SDK: &str = include_str!("../../../plugins/js/sdk/finlake-plugin.js");
+const C_PLUGIN: &str = include_str!("../../../plugins/c/template/plugin.c");
+const C_SDK: &str = include_str!("../../../plugins/c/sdk/finlake_plugin.h");
+const C_BUILD: &str = include_str!("../../../plugins/c/sdk/build.sh");
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -60,7 +63,11 @@ pub fn create(lang: Lang, name: &str, parent: &Path) -> Result<PathBuf, String> 
             files.push((dir.join("plugin.js"), fill(JS_PLUGIN)));
             files.push((dir.join("finlake-plugin.js"), JS_SDK.to_string()));
         }
-        Lang::C => return Err("C templates are not available yet: see plugins/c/ for a C plugin to copy".into()),
+        Lang::C => {
+            files.push((dir.join("plugin.c"), fill(C_PLUGIN)));
+            files.push((dir.join("finlake_plugin.h"), C_SDK.to_string()));
+            files.push((dir.join("build.sh"), C_BUILD.to_string()));
+        }
     }
     for (path, text) in files {
         if let Some(p) = path.parent() {
