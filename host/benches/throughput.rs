@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use finlake::config::Config;
 use finlake::kafka::EmbeddedBroker;
-use finlake::kafka::producer::{ProduceOptions, create_producer, produce_trades};
+use finlake::kafka::producer::{ProduceOptions, create_producer, produce};
 use finlake::plugin::{BatchBuilder, BatchExt, Limits, PluginInstance, PluginRuntime};
 use finlake::service::Service;
+use finlake::simulate::{Generator, Kind, TradeGenerator};
 
 fn plugin_dir() -> PathBuf {
     std::env::var_os("FINLAKE_PLUGIN_DIR")
@@ -21,7 +22,7 @@ fn plugin_dir() -> PathBuf {
 }
 
 fn trades_batch(n: usize) -> finlake::plugin::Batch {
-    let mut generator = finlake::kafka::producer::TradeGenerator::new(1, 0.0);
+    let mut generator = TradeGenerator::new(1, 0.0);
     let mut b = BatchBuilder::new("stock-trades", n);
     for i in 0..n {
         let (k, v) = generator.next_record(1_764_218_700_000);
@@ -92,11 +93,17 @@ async fn end_to_end(records: u64) {
     let broker = EmbeddedBroker::start(std::slice::from_ref(&topic), 3).expect("broker");
     let brokers = broker.bootstrap_servers();
     let producer = create_producer(&brokers, &Default::default()).expect("producer");
-    let options =
-        ProduceOptions { topic: topic.clone(), rate: 1e6, count: Some(records), malformed_ratio: 0.01, seed: 3 };
+    let options = ProduceOptions {
+        kind: Kind::Trades,
+        topic: topic.clone(),
+        rate: 1e6,
+        count: Some(records),
+        malformed_ratio: 0.01,
+        seed: 3,
+    };
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let started = Instant::now();
-    produce_trades(&producer, &options, rx, |_| {}).await.expect("produce");
+    produce(&producer, &options, rx, |_| {}).await.expect("produce");
     println!("produced {records} trades to the embedded broker in {:.2} s", started.elapsed().as_secs_f64());
 
     let dir = tempfile::tempdir().expect("tempdir");

@@ -8,5 +8,6 @@ pub mod kafka;
 pub mod pipeline;
 pub mod plugin;
 pub mod service;
+pub mod simulate;
 pub mod sink;
 pub mod toolkit;

@@ -9,8 +9,9 @@ use tokio::sync::watch;
 
 use finlake::config::Config;
 use finlake::kafka::EmbeddedBroker;
-use finlake::kafka::producer::{ProduceOptions, create_producer, produce_trades};
+use finlake::kafka::producer::{ProduceOptions, create_producer, produce};
 use finlake::service::Service;
+use finlake::simulate::Kind;
 
 /// FinLake — a real-time financial data platform: Kafka topics → sandboxed Wasm component
 /// plugins → Delta Lake tables, exactly once.
@@ -48,10 +49,14 @@ enum Command {
         #[arg(default_value = "pipelines.toml")]
         file: PathBuf,
     },
-    /// Produce simulated stock trades (AAPL TSLA GOOGL MSFT AMZN) to a Kafka topic.
+    /// Produce simulated market data to a Kafka topic: stock trades (AAPL TSLA GOOGL MSFT AMZN),
+    /// crypto prices (BTC ETH BNB ADA SOL) or bank/card transactions with labelled fraud.
     ///
-    /// Keys are the symbol, so one symbol stays in one partition. Prices follow a random walk.
+    /// Keys are the symbol or account, so one stays in one partition. Prices follow random walks.
     Produce {
+        /// What to simulate.
+        #[arg(short, long, value_enum, default_value_t = Kind::Trades)]
+        kind: Kind,
         /// Bootstrap servers (host:port[,host:port]).
         #[arg(short, long)]
         brokers: String,
@@ -224,8 +229,8 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Run { config, brokers, brokers_file } => run(config, brokers, brokers_file).await,
             Command::Validate { file } => validate(&file),
-            Command::Produce { brokers, topic, rate, count, malformed_ratio, seed } => {
-                produce(brokers, ProduceOptions { topic, rate, count, malformed_ratio, seed }).await
+            Command::Produce { kind, brokers, topic, rate, count, malformed_ratio, seed } => {
+                produce_cmd(brokers, ProduceOptions { kind, topic, rate, count, malformed_ratio, seed }).await
             }
             Command::Broker { topics, partitions, address_file } => broker(topics, partitions, address_file).await,
             Command::Plugin(command) => tokio::task::block_in_place(|| plugin_command(command)),
@@ -331,7 +336,7 @@ async fn run(config_path: PathBuf, brokers: Option<String>, brokers_file: Option
     Ok(())
 }
 
-async fn produce(brokers: String, options: ProduceOptions) -> anyhow::Result<()> {
+async fn produce_cmd(brokers: String, options: ProduceOptions) -> anyhow::Result<()> {
     if options.rate.is_nan() || options.rate <= 0.0 {
         bail!("--rate must be positive");
     }
@@ -343,7 +348,7 @@ async fn produce(brokers: String, options: ProduceOptions) -> anyhow::Result<()>
     });
     let started = std::time::Instant::now();
     let total = options.count;
-    let sent = produce_trades(&producer, &options, stop_rx, |n| {
+    let sent = produce(&producer, &options, stop_rx, |n| {
         let secs = started.elapsed().as_secs_f64().max(0.001);
         match total {
             Some(t) => eprint!("\rproduced {n}/{t} ({:.0}/s)   ", n as f64 / secs),

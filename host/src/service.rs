@@ -8,9 +8,10 @@ use tokio::task::JoinSet;
 
 use crate::api::{AppState, app, metrics_handle};
 use crate::config::Config;
-use crate::kafka::producer::{ProduceOptions, create_producer, produce_trades};
+use crate::kafka::producer::{ProduceOptions, create_producer, produce};
 use crate::pipeline::{PipelineContext, Registry, supervise};
 use crate::plugin::{PluginError, PluginRuntime};
+use crate::simulate::Kind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -76,6 +77,7 @@ impl Service {
         if let Some(sim) = config.simulator() {
             let producer = create_producer(&brokers, &config.kafka.properties)?;
             let options = ProduceOptions {
+                kind: Kind::Trades,
                 topic: sim.topic.clone(),
                 rate: sim.rate,
                 count: None,
@@ -85,7 +87,7 @@ impl Service {
             let stop_sim = stop_rx.clone();
             helpers.spawn(async move {
                 tracing::info!(topic = %options.topic, rate = options.rate, "simulator producing stock trades");
-                match produce_trades(&producer, &options, stop_sim, |_| {}).await {
+                match produce(&producer, &options, stop_sim, |_| {}).await {
                     Ok(n) => tracing::info!(records = n, "simulator stopped"),
                     Err(e) => tracing::error!(error = %e, "simulator failed"),
                 }

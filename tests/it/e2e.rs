@@ -9,8 +9,9 @@ use rdkafka::producer::FutureRecord;
 
 use finlake::config::Config;
 use finlake::kafka::EmbeddedBroker;
-use finlake::kafka::producer::{ProduceOptions, create_producer, produce_trades};
+use finlake::kafka::producer::{ProduceOptions, create_producer, produce};
 use finlake::service::Service;
+use finlake::simulate::Kind;
 
 use crate::common::*;
 
@@ -176,10 +177,16 @@ async fn kill_minus_nine_and_restart_keeps_exactly_once() {
     // Produce continuously in the background while the pipeline is killed and restarted.
     let total = 6000u64;
     let producer = create_producer(&brokers, &Default::default()).unwrap();
-    let options =
-        ProduceOptions { topic: topic.clone(), rate: 400.0, count: Some(total), malformed_ratio: 0.05, seed: 7 };
+    let options = ProduceOptions {
+        kind: Kind::Trades,
+        topic: topic.clone(),
+        rate: 400.0,
+        count: Some(total),
+        malformed_ratio: 0.05,
+        seed: 7,
+    };
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let producing = tokio::spawn(async move { produce_trades(&producer, &options, stop_rx, |_| {}).await });
+    let producing = tokio::spawn(async move { produce(&producer, &options, stop_rx, |_| {}).await });
 
     let mut run = start_run(dir.path(), &brokers, 0);
     for round in 1..=2 {

@@ -1,0 +1,61 @@
+use std::collections::BTreeMap;
+
+use super::*;
+
+fn take(kind: Kind, seed: u64, n: usize) -> Vec<(String, serde_json::Value)> {
+    let mut g = generator(kind, seed, 0.0);
+    (0..n)
+        .map(|i| {
+            let (k, v) = g.next_record(1_764_218_700_000 + i as i64);
+            (k, serde_json::from_str(&v).unwrap_or_else(|e| panic!("{v}: {e}")))
+        })
+        .collect()
+}
+
+#[test]
+fn streams_are_reproducible_from_the_seed() {
+    for kind in [Kind::Trades, Kind::Crypto, Kind::Bank] {
+        assert_eq!(take(kind, 9, 200), take(kind, 9, 200), "{kind:?}");
+        assert_ne!(take(kind, 9, 200), take(kind, 10, 200), "{kind:?}");
+    }
+}
+
+#[test]
+fn keys_are_the_symbol_or_account() {
+    for (k, v) in take(Kind::Crypto, 1, 100) {
+        assert_eq!(v["symbol"], k.as_str());
+        assert!(v["price"].as_f64().unwrap() > 0.0);
+    }
+    for (k, v) in take(Kind::Bank, 1, 500) {
+        assert_eq!(v["account"], k.as_str());
+    }
+}
+
+#[test]
+fn bank_stream_carries_every_labelled_fraud_pattern() {
+    let rows = take(Kind::Bank, 3, 20_000);
+    let mut patterns: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, v) in &rows {
+        assert_eq!(v["is_fraud"].as_bool().unwrap(), !v["fraud_pattern"].is_null(), "{v}");
+        if let Some(p) = v["fraud_pattern"].as_str() {
+            *patterns.entry(p.to_string()).or_default() += 1;
+        }
+    }
+    for (_, v) in &rows {
+        let ts = v["ts"].as_i64().unwrap();
+        assert!(ts <= 1_764_218_700_000 + 20_000 + 16 * 60_000, "event time in the future: {v}");
+        if v["fraud_pattern"] == "odd_hours" {
+            let hour = ts.rem_euclid(86_400_000) / 3_600_000;
+            assert!((2..5).contains(&hour), "{v}");
+        }
+    }
+    let names: Vec<&str> = patterns.keys().map(String::as_str).collect();
+    assert_eq!(names, ["card_testing", "impossible_travel", "large_amount", "new_category", "odd_hours"]);
+    let fraud: usize = patterns.values().sum();
+    let ratio = fraud as f64 / rows.len() as f64;
+    assert!((0.01..0.06).contains(&ratio), "fraud ratio {ratio}");
+    // Card testing comes as a burst of small charges on one account.
+    let burst: Vec<_> = rows.iter().filter(|(_, v)| v["fraud_pattern"] == "card_testing").take(3).collect();
+    assert!(burst.windows(2).all(|w| w[0].0 == w[1].0));
+    assert!(burst.iter().all(|(_, v)| v["amount"].as_f64().unwrap() < 3.0));
+}
