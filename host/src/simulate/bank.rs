@@ -95,13 +95,17 @@ impl BankGenerator {
     }
 
     fn daytime(&mut self, now_ms: i64) -> i64 {
-        // Normal activity happens 07:00–22:59 UTC: move the event time into that band today.
-        let day = now_ms - now_ms.rem_euclid(86_400_000);
-        let hour = now_ms.rem_euclid(86_400_000) / 3_600_000;
-        if (7..23).contains(&hour) {
-            now_ms
-        } else {
-            day + self.rng.random_range(7..23) * 3_600_000 + now_ms.rem_euclid(3_600_000)
+        // Normal activity happens 07:00–22:59 UTC. Outside that band, move the event time back
+        // into the most recent band (never into the future).
+        const DAY: i64 = 86_400_000;
+        const HOUR: i64 = 3_600_000;
+        let day = now_ms - now_ms.rem_euclid(DAY);
+        let hour = now_ms.rem_euclid(DAY) / HOUR;
+        let minute = now_ms.rem_euclid(HOUR);
+        match hour {
+            7..23 => now_ms,
+            0..7 => day - DAY + self.rng.random_range(7..23) * HOUR + minute,
+            _ => day + self.rng.random_range(7..23) * HOUR + minute,
         }
     }
 }
