@@ -13,7 +13,7 @@ fi
 work="$(mktemp -d)"
 cleanup() { kill "${run_pid:-}" "${broker_pid:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-"$FINLAKE_BIN" broker --topics stock-trades --partitions 3 --address-file "$work/addr" >/dev/null &
+"$FINLAKE_BIN" broker --topics stock-trades,crypto-prices,bank-transactions --partitions 3 --address-file "$work/addr" >/dev/null &
 broker_pid=$!
 for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
 addr="$(cat "$work/addr")"
@@ -22,11 +22,12 @@ sed -e "s#dir = \"plugins/dist\"#dir = \"$ROOT/plugins/dist\"#" \
     -e "s#enabled = true#enabled = false#" \
     -e "s#listen = \"127.0.0.1:8080\"#listen = \"127.0.0.1:18089\"#" \
     -e "s#max_latency_ms = 5000#max_latency_ms = 500#" \
+    -e "s#cache_dir = \".finlake/cache\"#cache_dir = \"$HOME/.cache/finlake/test-plugin-cache\"#" \
     "$ROOT/pipelines.toml" > "$work/pipelines.toml"
 "$FINLAKE_BIN" run --config "$work/pipelines.toml" --brokers "$addr" 2> "$work/run.log" >/dev/null &
 run_pid=$!
 for i in $(seq 120); do
-  n=$(curl -sf http://127.0.0.1:18089/api/pipelines | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["records_in"])' 2>/dev/null || echo 0)
+  n=$(curl -sf http://127.0.0.1:18089/api/pipelines | python3 -c 'import json,sys; print(next(p for p in json.load(sys.stdin) if p["name"] == "stock-trades")["records_in"])' 2>/dev/null || echo 0)
   [ "$n" -ge 1000 ] && break
   sleep 0.5
 done

@@ -107,15 +107,17 @@ async fn end_to_end(records: u64) {
     println!("produced {records} trades to the embedded broker in {:.2} s", started.elapsed().as_secs_f64());
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let text = include_str!("../../pipelines.toml")
-        .replace("brokers = \"embedded\"", "brokers = \"bench:9092\"")
-        .replace("topics = [\"stock-trades\"]", "topics = [\"bench-trades\"]")
-        .replace("topic = \"stock-trades\"", "topic = \"bench-trades\"")
-        .replace("enabled = true", "enabled = false")
-        .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"")
-        .replace("dir = \"plugins/dist\"", &format!("dir = \"{}\"", plugin_dir().display()));
+    let shipped = Config::parse_and_validate(include_str!("../../pipelines.toml"), "pipelines.toml").expect("valid");
+    let mut config = shipped.only_pipeline("stock-trades").expect("the trades pipeline");
+    config.kafka.brokers = "bench:9092".into();
+    config.kafka.topics = vec![topic.clone()];
+    config.pipelines[0].topic = topic.clone();
+    config.api.listen = "127.0.0.1:0".into();
+    config.plugins.dir = plugin_dir();
+    config.plugins.cache_dir = dir.path().join("cache");
+    config.lake.root = dir.path().join("lake");
     let file = dir.path().join("pipelines.toml");
-    std::fs::write(&file, text).expect("config");
+    std::fs::write(&file, toml::to_string(&config).expect("serializes")).expect("config");
     let config = Config::load(&file).expect("valid config");
     let started = Instant::now();
     let service = Service::start(config, brokers).await.expect("service");

@@ -11,7 +11,6 @@ use crate::config::Config;
 use crate::kafka::producer::{ProduceOptions, create_producer, produce};
 use crate::pipeline::{PipelineContext, Registry, supervise};
 use crate::plugin::{PluginError, PluginRuntime};
-use crate::simulate::Kind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -75,23 +74,26 @@ impl Service {
         }
 
         if let Some(sim) = config.simulator() {
-            let producer = create_producer(&brokers, &config.kafka.properties)?;
-            let options = ProduceOptions {
-                kind: Kind::Trades,
-                topic: sim.topic.clone(),
-                rate: sim.rate,
-                count: None,
-                malformed_ratio: sim.malformed_ratio,
-                seed: sim.seed.unwrap_or_else(rand::random),
-            };
-            let stop_sim = stop_rx.clone();
-            helpers.spawn(async move {
-                tracing::info!(topic = %options.topic, rate = options.rate, "simulator producing stock trades");
-                match produce(&producer, &options, stop_sim, |_| {}).await {
-                    Ok(n) => tracing::info!(records = n, "simulator stopped"),
-                    Err(e) => tracing::error!(error = %e, "simulator failed"),
-                }
-            });
+            let seed = sim.seed.unwrap_or_else(rand::random);
+            for (i, stream) in sim.streams.iter().enumerate() {
+                let producer = create_producer(&brokers, &config.kafka.properties)?;
+                let options = ProduceOptions {
+                    kind: stream.kind,
+                    topic: stream.topic.clone(),
+                    rate: stream.rate,
+                    count: None,
+                    malformed_ratio: sim.malformed_ratio,
+                    seed: seed.wrapping_add(i as u64),
+                };
+                let stop_sim = stop_rx.clone();
+                helpers.spawn(async move {
+                    tracing::info!(kind = ?options.kind, topic = %options.topic, rate = options.rate, "simulator producing");
+                    match produce(&producer, &options, stop_sim, |_| {}).await {
+                        Ok(n) => tracing::info!(topic = %options.topic, records = n, "simulator stopped"),
+                        Err(e) => tracing::error!(topic = %options.topic, error = %e, "simulator failed"),
+                    }
+                });
+            }
         }
         Ok(Service { registry, api_addr, stop, pipelines, helpers })
     }

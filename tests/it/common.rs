@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use finlake::config::Config;
+
 use deltalake::arrow::array::{Array, AsArray};
 use deltalake::arrow::datatypes::{Int32Type, Int64Type};
 use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -38,20 +40,22 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
-/// A config for the shipped trades pipeline against `topic`, lake and cache in `dir`.
-pub fn trades_config(dir: &Path, topic: &str, extra_stage_config: &str) -> String {
+/// The shipped `stock-trades` pipeline (and only it) against `topic`, with lake and compile cache
+/// in `dir`, written to `dir/pipelines.toml`.
+pub fn trades_config(dir: &Path, topic: &str) -> String {
     let shipped = include_str!("../../pipelines.toml");
-    let plugins = plugin_dir();
-    let mut text = shipped
-        .replace("brokers = \"embedded\"", "brokers = \"set-by-test:9092\"")
-        .replace("topics = [\"stock-trades\"]", &format!("topics = [\"{topic}\"]"))
-        .replace("topic = \"stock-trades\"", &format!("topic = \"{topic}\""))
-        .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"")
-        .replace("dir = \"plugins/dist\"", &format!("dir = \"{}\"", plugins.display()))
-        .replace("cache_dir = \".finlake/cache\"", &format!("cache_dir = \"{}\"", dir.join("cache").display()))
-        .replace("enabled = true", "enabled = false")
-        .replace("max_latency_ms = 5000", "max_latency_ms = 300");
-    text.push_str(extra_stage_config);
+    let full = Config::parse_and_validate(shipped, "pipelines.toml").expect("the shipped config is valid");
+    let mut config = full.only_pipeline("stock-trades").expect("the shipped config has the stock-trades pipeline");
+    config.kafka.brokers = "set-by-test:9092".into();
+    config.kafka.topics = vec![topic.to_string()];
+    config.api.listen = "127.0.0.1:0".into();
+    config.plugins.dir = plugin_dir();
+    config.plugins.cache_dir = shared_cache_dir();
+    config.lake.root = dir.join("lake");
+    let p = &mut config.pipelines[0];
+    p.topic = topic.to_string();
+    p.flush.max_latency_ms = 300;
+    let text = toml::to_string(&config).expect("serializes");
     std::fs::write(dir.join("pipelines.toml"), &text).unwrap();
     text
 }

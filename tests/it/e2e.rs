@@ -56,7 +56,7 @@ async fn valid_records_reach_silver_malformed_ones_the_dead_letters_exactly_once
     let broker = EmbeddedBroker::start(std::slice::from_ref(&topic), 3).unwrap();
     let brokers = broker.bootstrap_servers();
     let dir = tempfile::tempdir().unwrap();
-    trades_config(dir.path(), &topic, "");
+    trades_config(dir.path(), &topic);
     let config = Config::load(&dir.path().join("pipelines.toml")).unwrap();
 
     let producer = create_producer(&brokers, &Default::default()).unwrap();
@@ -171,7 +171,7 @@ async fn kill_minus_nine_and_restart_keeps_exactly_once() {
             .unwrap(),
     );
     let brokers = read_file_when_ready(&addr_file);
-    trades_config(dir.path(), &topic, "");
+    trades_config(dir.path(), &topic);
     let lake = dir.path().join("lake");
 
     // Produce continuously in the background while the pipeline is killed and restarted.
@@ -222,7 +222,7 @@ async fn records_produced_with_kcat_land_in_the_tables() {
     let broker = EmbeddedBroker::start(std::slice::from_ref(&topic), 3).unwrap();
     let brokers = broker.bootstrap_servers();
     let dir = tempfile::tempdir().unwrap();
-    trades_config(dir.path(), &topic, "");
+    trades_config(dir.path(), &topic);
     let config = Config::load(&dir.path().join("pipelines.toml")).unwrap();
     let service = Service::start(config, brokers.clone()).await.unwrap();
 

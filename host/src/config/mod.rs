@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::simulate::Kind;
+
 pub use locate::Located;
 pub use validate::Problem;
 
@@ -130,20 +132,34 @@ impl Default for PluginsConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct SimulatorConfig {
     pub enabled: bool,
-    /// Topic the simulated stock trades go to.
-    pub topic: String,
-    /// Records per second.
-    pub rate: f64,
     /// Fraction of records deliberately malformed, to exercise the dead-letter path.
     pub malformed_ratio: f64,
     /// Seed for reproducible streams; random when absent.
     pub seed: Option<u64>,
+    /// One producer per stream.
+    pub streams: Vec<StreamConfig>,
 }
 
 impl Default for SimulatorConfig {
     fn default() -> Self {
-        SimulatorConfig { enabled: true, topic: "stock-trades".into(), rate: 100.0, malformed_ratio: 0.01, seed: None }
+        SimulatorConfig {
+            enabled: true,
+            malformed_ratio: 0.01,
+            seed: None,
+            streams: vec![StreamConfig { kind: Kind::Trades, topic: "stock-trades".into(), rate: 100.0 }],
+        }
     }
+}
+
+/// One simulated stream.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamConfig {
+    /// `trades`, `crypto` or `bank`.
+    pub kind: Kind,
+    pub topic: String,
+    /// Records per second.
+    pub rate: f64,
 }
 
 /// A Delta table a pipeline writes.
@@ -346,6 +362,18 @@ impl Config {
 
     pub fn table(&self, name: &str) -> Option<&TableConfig> {
         self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// This config with only pipeline `name`, the tables it writes and no simulator (for tests,
+    /// benchmarks and tools that exercise one pipeline).
+    pub fn only_pipeline(&self, name: &str) -> Option<Config> {
+        let pipeline = self.pipelines.iter().find(|p| p.name == name)?.clone();
+        let written: Vec<&String> = pipeline.stages.iter().flat_map(|s| s.outputs.values()).collect();
+        let mut config = self.clone();
+        config.tables.retain(|t| written.contains(&&t.name));
+        config.pipelines = vec![pipeline];
+        config.simulator = None;
+        Some(config)
     }
 
     pub fn simulator(&self) -> Option<&SimulatorConfig> {

@@ -66,20 +66,23 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
         r.add(&[Key("plugins"), Key("memory_mb")], "plugins.memory_mb must be between 1 and 4096");
     }
     if let Some(sim) = config.simulator() {
-        if !(sim.rate > 0.0 && sim.rate <= 1_000_000.0) {
-            r.add(&[Key("simulator"), Key("rate")], "simulator.rate must be in (0, 1000000] records/s");
-        }
         if !(0.0..=1.0).contains(&sim.malformed_ratio) {
             r.add(&[Key("simulator"), Key("malformed_ratio")], "simulator.malformed_ratio must be between 0 and 1");
         }
-        if config.kafka.is_embedded() && !config.kafka.topics.contains(&sim.topic) {
-            r.add(
-                &[Key("simulator"), Key("topic")],
-                format!(
-                    "simulator.topic {:?} is not in kafka.topics, so the embedded broker does not create it",
-                    sim.topic
-                ),
-            );
+        for (i, stream) in sim.streams.iter().enumerate() {
+            let at = |k| [Key("simulator"), Key("streams"), Index(i), Key(k)];
+            if !(stream.rate > 0.0 && stream.rate <= 1_000_000.0) {
+                r.add(&at("rate"), "rate must be in (0, 1000000] records/s");
+            }
+            if config.kafka.is_embedded() && !config.kafka.topics.contains(&stream.topic) {
+                r.add(
+                    &at("topic"),
+                    format!(
+                        "topic {:?} is not in kafka.topics, so the embedded broker does not create it",
+                        stream.topic
+                    ),
+                );
+            }
         }
     }
 
