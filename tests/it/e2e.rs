@@ -268,3 +268,33 @@ fn validate_prints_located_problems_and_fails() {
     let out = finlake(&["validate", good.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn a_creditcard_layout_csv_replays_into_kafka() {
+    let topic = unique("cc");
+    let broker = EmbeddedBroker::start(std::slice::from_ref(&topic), 3).unwrap();
+    let brokers = broker.bootstrap_servers();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("cc.csv");
+    let out = finlake(&["sample-csv", "--rows", "500", "--out", csv.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = finlake(&["replay-csv", csv.to_str().unwrap(), "-b", &brokers, "-t", &topic]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("replayed 500 rows"));
+    let consumed =
+        Command::new("kcat").args(["-C", "-b", &brokers, "-t", &topic, "-e", "-q", "-f", "%s\n"]).output().unwrap();
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&consumed.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 500);
+    assert!(rows.iter().all(|r| r["v"].as_array().is_some_and(|v| v.len() == 28) && r["class"].is_u64()));
+    // A file of another layout is refused with the line and the reason.
+    std::fs::write(&csv, "Time,V1\n1,2\n").unwrap();
+    let out = finlake(&["replay-csv", csv.to_str().unwrap(), "-b", &brokers, "-t", &topic]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 1: header"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(broker);
+}

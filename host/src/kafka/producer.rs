@@ -81,3 +81,58 @@ pub async fn produce(
     progress(sent);
     Ok(sent)
 }
+
+/// Replays rows of the credit-card fraud layout into `topic`. `speed` multiplies the file's
+/// `Time` column (1.0 = real time, 60.0 = a minute per second); 0 sends as fast as possible.
+/// Stops at the first malformed row with its line number (nothing after it is sent).
+pub async fn replay_csv(
+    producer: &FutureProducer,
+    rows: impl Iterator<Item = Result<crate::simulate::creditcard::CsvRow, String>>,
+    topic: &str,
+    speed: f64,
+    mut stop: watch::Receiver<bool>,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, String> {
+    use futures::StreamExt;
+    let started = Instant::now();
+    let mut first_time: Option<f64> = None;
+    let mut sent = 0u64;
+    let mut last_report = Instant::now();
+    let mut in_flight = futures::stream::FuturesUnordered::new();
+    for row in rows {
+        if *stop.borrow() {
+            break;
+        }
+        let row = row?;
+        if speed > 0.0 {
+            let due = (row.time - *first_time.get_or_insert(row.time)) / speed;
+            let wait = due - started.elapsed().as_secs_f64();
+            if wait > 0.0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs_f64(wait)) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        }
+        let record = FutureRecord::to(topic).key(&row.key).payload(&row.json);
+        in_flight.push(producer.send_result(record).map_err(|(e, _)| e.to_string())?);
+        sent += 1;
+        while in_flight.len() > 10_000 {
+            if let Some(Ok(Err((e, _)))) = in_flight.next().await {
+                return Err(e.to_string());
+            }
+        }
+        if last_report.elapsed() >= Duration::from_secs(1) {
+            progress(sent);
+            last_report = Instant::now();
+        }
+    }
+    while let Some(result) = in_flight.next().await {
+        if let Ok(Err((e, _))) = result {
+            return Err(e.to_string());
+        }
+    }
+    producer.flush(Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    progress(sent);
+    Ok(sent)
+}

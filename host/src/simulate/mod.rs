@@ -3,6 +3,7 @@
 //! symbol or account always lands in one partition.
 
 mod bank;
+pub mod creditcard;
 mod crypto;
 mod trades;
 

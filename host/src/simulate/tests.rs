@@ -59,3 +59,32 @@ fn bank_stream_carries_every_labelled_fraud_pattern() {
     assert!(burst.windows(2).all(|w| w[0].0 == w[1].0));
     assert!(burst.iter().all(|(_, v)| v["amount"].as_f64().unwrap() < 3.0));
 }
+
+#[test]
+fn creditcard_sample_round_trips_through_the_reader() {
+    let mut buf = Vec::new();
+    let frauds = creditcard::write_sample(&mut buf, 2000, 5).unwrap();
+    assert!((2..40).contains(&frauds), "{frauds} frauds in 2000 rows");
+    let rows: Vec<_> = creditcard::read_rows(std::io::Cursor::new(&buf)).collect::<Result<_, _>>().unwrap();
+    assert_eq!(rows.len(), 2000);
+    let labelled = rows.iter().filter(|r| r.json.ends_with(r#""class":1}"#)).count();
+    assert_eq!(labelled, frauds);
+    let v: serde_json::Value = serde_json::from_str(&rows[0].json).unwrap();
+    assert_eq!(v["v"].as_array().unwrap().len(), 28);
+    assert!(rows.windows(2).all(|w| w[0].time <= w[1].time));
+}
+
+#[test]
+fn creditcard_reader_names_the_bad_line() {
+    let bad_header = "Time,V1,Amount\n1,2,3\n";
+    let errs: Vec<_> = creditcard::read_rows(std::io::Cursor::new(bad_header)).collect();
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].as_ref().err().unwrap().starts_with("line 1: header"), "{errs:?}");
+    let mut buf = Vec::new();
+    creditcard::write_sample(&mut buf, 3, 1).unwrap();
+    let mut text = String::from_utf8(buf).unwrap();
+    text.push_str("4,x\n");
+    let results: Vec<_> = creditcard::read_rows(std::io::Cursor::new(text)).collect();
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[3].as_ref().err().unwrap(), "line 5: 2 fields, expected 31 (Time, V1..V28, Amount, Class)");
+}
