@@ -10,4 +10,5 @@ pub mod plugin;
 pub mod service;
 pub mod simulate;
 pub mod sink;
+pub mod sources;
 pub mod toolkit;

@@ -298,3 +298,62 @@ fn a_creditcard_layout_csv_replays_into_kafka() {
     );
     drop(broker);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coingecko_fetch_produces_crypto_records_from_a_replayed_api() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    // A local stand-in for api.coingecko.com: the real body shape, a new timestamp per call, and
+    // a 503 on every third call (the fetcher must log it, back off and go on).
+    static CALLS: AtomicI64 = AtomicI64::new(0);
+    async fn price() -> (axum::http::StatusCode, String) {
+        let n = CALLS.fetch_add(1, Ordering::SeqCst);
+        if n % 3 == 2 {
+            return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "try later".into());
+        }
+        let coins = ["bitcoin", "ethereum", "binancecoin", "cardano", "solana"];
+        let body: Vec<String> = coins
+            .iter()
+            .map(|c| {
+                format!(
+                    r#""{c}":{{"usd":{}.5,"usd_24h_vol":1000000.0,"last_updated_at":{}}}"#,
+                    100 + n,
+                    1_764_218_700 + n
+                )
+            })
+            .collect();
+        (axum::http::StatusCode::OK, format!("{{{}}}", body.join(",")))
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::new().route("/api/v3/simple/price", axum::routing::get(price))).await
+    });
+
+    let topic = unique("gecko");
+    let broker = EmbeddedBroker::start(std::slice::from_ref(&topic), 3).unwrap();
+    let brokers = broker.bootstrap_servers();
+    let mut fetch = KillOnDrop(
+        finlake(&["fetch", "coingecko", "-b", &brokers, "-t", &topic, "--interval", "1", "--base-url", &base])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let status = Command::new("kill").args(["-TERM", &fetch.0.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert!(fetch.0.wait().unwrap().success());
+    let consumed =
+        Command::new("kcat").args(["-C", "-b", &brokers, "-t", &topic, "-e", "-q", "-f", "%k %s\n"]).output().unwrap();
+    let lines: Vec<String> = String::from_utf8_lossy(&consumed.stdout).lines().map(String::from).collect();
+    assert!(lines.len() >= 10, "two good polls at least: {lines:?}");
+    assert_eq!(lines.len() % 5, 0, "whole polls only: {lines:?}");
+    for line in &lines {
+        let (key, json) = line.split_once(' ').unwrap();
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(v["symbol"], key);
+        assert!(v["price"].as_f64().unwrap() > 100.0);
+        assert_eq!(v["source"], "coingecko");
+    }
+    drop(broker);
+}
