@@ -11,12 +11,16 @@ use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::Serialize;
 
+use crate::lake::{self, CatalogEntry, TableInfo};
 use crate::pipeline::{PipelineSnapshot, Registry};
 
 /// Shared state of the API handlers.
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Registry,
+    /// Tables of the config, and where the lake is (for `/api/tables`).
+    pub catalog: std::sync::Arc<Vec<CatalogEntry>>,
+    pub lake_root: std::path::PathBuf,
     pub metrics: Option<PrometheusHandle>,
     pub started: std::time::Instant,
 }
@@ -58,6 +62,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/api/health", get(health))
         .route("/api/pipelines", get(pipelines))
+        .route("/api/tables", get(tables))
+        .route("/api/tables/{name}/history", get(table_history))
         .route("/metrics", get(prometheus))
         .with_state(state)
 }
@@ -75,6 +81,39 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
 
 async fn pipelines(State(state): State<AppState>) -> Json<Vec<PipelineSnapshot>> {
     Json(state.registry.snapshots())
+}
+
+async fn tables(State(state): State<AppState>) -> Result<Json<Vec<TableInfo>>, AppError> {
+    let mut out = Vec::new();
+    for entry in state.catalog.iter() {
+        out.push(
+            lake::describe(&state.lake_root, entry)
+                .await
+                .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
+        );
+    }
+    Ok(Json(out))
+}
+
+#[derive(serde::Deserialize)]
+struct HistoryParams {
+    limit: Option<usize>,
+}
+
+async fn table_history(
+    State(state): State<AppState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    axum::extract::Query(params): axum::extract::Query<HistoryParams>,
+) -> Result<Json<Vec<serde_json::Value>>, AppError> {
+    let entry = state.catalog.iter().find(|e| e.name == name).ok_or_else(|| {
+        let known: Vec<&str> = state.catalog.iter().map(|e| e.name.as_str()).collect();
+        AppError::new(StatusCode::NOT_FOUND, format!("unknown table {name:?}; tables: {}", known.join(", ")))
+    })?;
+    let limit = params.limit.unwrap_or(20).clamp(1, 1000);
+    let history = lake::history(&state.lake_root, entry, limit)
+        .await
+        .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(Json(history))
 }
 
 async fn prometheus(State(state): State<AppState>) -> Result<String, AppError> {
@@ -100,7 +139,18 @@ mod tests {
         let stats = registry.register("p1");
         stats.add(&stats.records_in, 5, "finlake_records_in_total");
         stats.table_committed("bronze", 5, 3);
-        AppState { registry, metrics, started: std::time::Instant::now() }
+        AppState {
+            registry,
+            metrics,
+            started: std::time::Instant::now(),
+            catalog: std::sync::Arc::new(vec![CatalogEntry {
+                name: "bronze".into(),
+                layer: "bronze".into(),
+                path: "bronze".into(),
+                pipeline: Some("p1".into()),
+            }]),
+            lake_root: std::env::temp_dir().join("finlake-api-test-no-lake"),
+        }
     }
 
     async fn get_json(path: &str) -> (StatusCode, serde_json::Value) {
@@ -120,6 +170,17 @@ mod tests {
         assert_eq!(body[0]["name"], "p1");
         assert_eq!(body[0]["records_in"], 5);
         assert_eq!(body[0]["tables"]["bronze"]["last_version"], 3);
+    }
+
+    #[tokio::test]
+    async fn tables_before_any_commit_and_unknown_history() {
+        let (s, body) = get_json("/api/tables").await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(body[0]["name"], "bronze");
+        assert_eq!(body[0]["version"], serde_json::Value::Null);
+        let (s, body) = get_json("/api/tables/nope/history").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"], "unknown table \"nope\"; tables: bronze");
     }
 
     #[tokio::test]

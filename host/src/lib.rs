@@ -5,6 +5,7 @@
 pub mod api;
 pub mod config;
 pub mod kafka;
+pub mod lake;
 pub mod pipeline;
 pub mod plugin;
 pub mod service;

@@ -46,8 +46,13 @@ impl Service {
             let listener =
                 tokio::net::TcpListener::bind(&addr).await.map_err(|source| ServiceError::Listen { addr, source })?;
             let local = listener.local_addr().ok();
-            let state =
-                AppState { registry: registry.clone(), metrics: metrics_handle(), started: std::time::Instant::now() };
+            let state = AppState {
+                registry: registry.clone(),
+                metrics: metrics_handle(),
+                started: std::time::Instant::now(),
+                catalog: Arc::new(crate::lake::catalog(&config)),
+                lake_root: config.lake.root.clone(),
+            };
             let mut stop_api = stop_rx.clone();
             helpers.spawn(async move {
                 let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {

@@ -15,6 +15,16 @@ use finlake::simulate::Kind;
 
 use crate::common::*;
 
+trait JsonValue {
+    async fn json_value(self) -> serde_json::Value;
+}
+
+impl JsonValue for reqwest::Response {
+    async fn json_value(self) -> serde_json::Value {
+        serde_json::from_slice(&self.bytes().await.unwrap()).unwrap()
+    }
+}
+
 const TRADE: &str = r#"{"trade_id":"T{i}","symbol":"{s}","price":{p},"quantity":{q},"side":"buy","exchange":"NASDAQ","ts":1764218700000}"#;
 
 fn trade(i: usize) -> (String, String) {
@@ -86,6 +96,20 @@ async fn valid_records_reach_silver_malformed_ones_the_dead_letters_exactly_once
     })
     .await;
     let snapshot = service.registry.snapshots();
+    // The API describes the tables from their Delta logs, and shows which plugins wrote them.
+    let api = format!("http://{}", service.api_addr.unwrap());
+    let tables: serde_json::Value = reqwest::get(format!("{api}/api/tables")).await.unwrap().json_value().await;
+    let by_name = |n: &str| tables.as_array().unwrap().iter().find(|t| t["name"] == n).cloned().unwrap();
+    assert_eq!(by_name("bronze_trades")["rows"], 330);
+    assert_eq!(by_name("silver_trades")["rows"], 300);
+    assert_eq!(by_name("silver_trades")["partition_by"], serde_json::json!(["symbol"]));
+    assert_eq!(by_name("dead_letters")["layer"], "dead-letter");
+    let history: serde_json::Value =
+        reqwest::get(format!("{api}/api/tables/silver_trades/history")).await.unwrap().json_value().await;
+    let first = &history[0];
+    assert_eq!(first["operation"], "WRITE");
+    assert_eq!(first["finlake.pipeline"], "stock-trades");
+    assert_eq!(first["finlake.plugins"][1]["plugin"], "normalize-trade");
     service.shutdown().await;
     assert_eq!(final_check(&lake, 330).await, (300, 30));
     assert_eq!(snapshot[0].records_in, 330);

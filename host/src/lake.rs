@@ -1,0 +1,144 @@
+//! The lake as a catalog: every table FinLake writes, with its schema, version, size and
+//! history, read from the Delta log (for `GET /api/tables`).
+
+use std::path::{Path, PathBuf};
+
+use deltalake::DeltaTable;
+use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
+use futures::TryStreamExt;
+use serde::Serialize;
+
+use crate::config::Config;
+
+/// A table known to the config: declared in `[[tables]]`, or a pipeline's dead-letter table.
+#[derive(Debug, Clone, Serialize)]
+pub struct CatalogEntry {
+    pub name: String,
+    pub layer: String,
+    pub path: String,
+    pub pipeline: Option<String>,
+}
+
+pub fn catalog(config: &Config) -> Vec<CatalogEntry> {
+    let writer = |table: &str| {
+        config
+            .pipelines
+            .iter()
+            .find(|p| p.stages.iter().any(|s| s.outputs.values().any(|t| t == table)))
+            .map(|p| p.name.clone())
+    };
+    let mut entries: Vec<CatalogEntry> = config
+        .tables
+        .iter()
+        .map(|t| CatalogEntry {
+            name: t.name.clone(),
+            layer: t.layer.clone().unwrap_or_else(|| "-".into()),
+            path: t.relative_path().to_string(),
+            pipeline: writer(&t.name),
+        })
+        .collect();
+    entries.extend(config.pipelines.iter().map(|p| CatalogEntry {
+        name: p.dead_letter_table.clone(),
+        layer: "dead-letter".into(),
+        path: p.dead_letter_table.clone(),
+        pipeline: Some(p.name.clone()),
+    }));
+    entries
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub nullable: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TableInfo {
+    #[serde(flatten)]
+    pub entry: CatalogEntry,
+    /// `None` until the pipeline has created the table.
+    pub version: Option<u64>,
+    pub columns: Vec<Column>,
+    pub partition_by: Vec<String>,
+    pub files: usize,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("table {table}: {message}")]
+    Delta { table: String, message: String },
+}
+
+async fn open(root: &Path, entry: &CatalogEntry) -> Result<Option<DeltaTable>, LakeError> {
+    let dir: PathBuf = root.join(&entry.path);
+    if !dir.join("_delta_log").exists() {
+        return Ok(None);
+    }
+    let err = |e: String| LakeError::Delta { table: entry.name.clone(), message: e };
+    let dir = dir.canonicalize().map_err(|e| err(e.to_string()))?;
+    let url = url::Url::from_directory_path(&dir).map_err(|_| err("not an absolute path".into()))?;
+    deltalake::open_table(url).await.map(Some).map_err(|e| err(e.to_string()))
+}
+
+/// Schema, version, file count, rows (from the Parquet footers) and bytes of one table.
+pub async fn describe(root: &Path, entry: &CatalogEntry) -> Result<TableInfo, LakeError> {
+    let mut info = TableInfo {
+        entry: entry.clone(),
+        version: None,
+        columns: vec![],
+        partition_by: vec![],
+        files: 0,
+        rows: 0,
+        bytes: 0,
+    };
+    let Some(table) = open(root, entry).await? else { return Ok(info) };
+    let err = |e: String| LakeError::Delta { table: entry.name.clone(), message: e };
+    let state = table.snapshot().map_err(|e| err(e.to_string()))?;
+    info.version = table.version();
+    info.partition_by = state.metadata().partition_columns().to_vec();
+    info.columns = state
+        .schema()
+        .fields()
+        .map(|f| Column { name: f.name().to_string(), kind: format!("{}", f.data_type()), nullable: f.is_nullable() })
+        .collect();
+    for uri in table.get_file_uris().map_err(|e| err(e.to_string()))? {
+        // Local tables list `file://` URLs, or plain paths.
+        let path =
+            url::Url::parse(&uri).ok().and_then(|u| u.to_file_path().ok()).unwrap_or_else(|| PathBuf::from(&uri));
+        info.files += 1;
+        if let Ok(file) = std::fs::File::open(&path) {
+            info.bytes += file.metadata().map(|m| m.len()).unwrap_or(0);
+            if let Ok(reader) = SerializedFileReader::new(file) {
+                info.rows += reader.metadata().file_metadata().num_rows().max(0) as u64;
+            }
+        }
+    }
+    Ok(info)
+}
+
+/// Commits, newest first: version-less commit info as Delta stores it (timestamp, operation,
+/// parameters, and FinLake's `finlake.pipeline` / `finlake.plugins`).
+pub async fn history(root: &Path, entry: &CatalogEntry, limit: usize) -> Result<Vec<serde_json::Value>, LakeError> {
+    let Some(table) = open(root, entry).await? else { return Ok(vec![]) };
+    let latest = table.version().unwrap_or(0);
+    let infos: Vec<_> = table
+        .history(Some(limit))
+        .try_collect()
+        .await
+        .map_err(|e| LakeError::Delta { table: entry.name.clone(), message: e.to_string() })?;
+    Ok(infos
+        .into_iter()
+        .enumerate()
+        .map(|(i, info)| {
+            let mut v = serde_json::to_value(&info).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("version".into(), serde_json::Value::from(latest.saturating_sub(i as u64)));
+            }
+            v
+        })
+        .collect())
+}
