@@ -381,3 +381,38 @@ async fn coingecko_fetch_produces_crypto_records_from_a_replayed_api() {
     }
     drop(broker);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silver_keeps_one_row_per_trade_id_across_replays_and_restarts() {
+    let topic = unique("dups");
+    let broker = EmbeddedBroker::start(std::slice::from_ref(&topic), 3).unwrap();
+    let brokers = broker.bootstrap_servers();
+    let dir = tempfile::tempdir().unwrap();
+    trades_config(dir.path(), &topic);
+    let producer = create_producer(&brokers, &Default::default()).unwrap();
+    let send_all = |producer: rdkafka::producer::FutureProducer, topic: String| async move {
+        for i in 0..20 {
+            let (key, value) = trade(i);
+            producer.send(FutureRecord::to(&topic).key(&key).payload(&value), Duration::from_secs(5)).await.unwrap();
+        }
+    };
+    // The same 20 trades twice (an upstream retry), then once more after a restart (a replay).
+    send_all(producer.clone(), topic.clone()).await;
+    send_all(producer.clone(), topic.clone()).await;
+    let lake = dir.path().join("lake");
+    let service =
+        Service::start(Config::load(&dir.path().join("pipelines.toml")).unwrap(), brokers.clone()).await.unwrap();
+    wait_until(Duration::from_secs(60), "40 records in bronze", || async { check_lake(&lake).await.0 == 40 }).await;
+    let stats = service.registry.snapshots().remove(0);
+    service.shutdown().await;
+    assert_eq!(check_lake(&lake).await, (40, 20, 0));
+    assert_eq!(stats.duplicates, 20);
+    send_all(producer, topic.clone()).await;
+    let service = Service::start(Config::load(&dir.path().join("pipelines.toml")).unwrap(), brokers).await.unwrap();
+    wait_until(Duration::from_secs(60), "60 records in bronze", || async { check_lake(&lake).await.0 == 60 }).await;
+    let stats = service.registry.snapshots().remove(0);
+    service.shutdown().await;
+    assert_eq!(check_lake(&lake).await, (60, 20, 0), "the trade ids loaded from Delta at start catch the replay");
+    assert_eq!(stats.duplicates, 20);
+    drop(broker);
+}

@@ -180,6 +180,11 @@ pub struct TableConfig {
     /// record to every row (default true).
     #[serde(default = "yes")]
     pub kafka_columns: bool,
+    /// A column whose value identifies a record (e.g. `trade_id`): a row whose value the table
+    /// already holds is a duplicate (a replay or a producer retry upstream) and is not written
+    /// again. The values are kept in memory, loaded from the table at start.
+    #[serde(default)]
+    pub unique_key: Option<String>,
 }
 
 fn yes() -> bool {

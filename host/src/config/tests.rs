@@ -108,3 +108,16 @@ fn relative_paths_resolve_against_the_file() {
     assert_eq!(config.lake.root, dir.path().join("lake"));
     assert_eq!(config.plugin_path("passthrough"), dir.path().join("plugins/dist/passthrough.wasm"));
 }
+
+#[test]
+fn unique_key_must_be_a_per_record_column() {
+    let text = SHIPPED.replace("unique_key = \"trade_id\"", "unique_key = \"symbol\"");
+    let p = problems(&text);
+    let line = SHIPPED.lines().position(|l| l.starts_with("unique_key")).unwrap() + 1;
+    assert_eq!(
+        p,
+        vec![format!("p.toml:{line}:1: unique_key \"symbol\" is a partition column; pick a per-record column")]
+    );
+    let p = problems(&SHIPPED.replace("unique_key = \"trade_id\"", "unique_key = \"tradeid\""));
+    assert!(p[0].contains("unique_key \"tradeid\" is not a column"), "{p:?}");
+}

@@ -151,6 +151,19 @@ fn validate_columns(r: &mut Report<'_>, i: usize, t: &TableConfig) {
             );
         }
     }
+    if let Some(key) = &t.unique_key {
+        let at = [Key("tables"), Index(i), Key("unique_key")];
+        match t.columns.iter().find(|c| &c.name == key) {
+            None => r.add(&at, format!("unique_key {key:?} is not a column of table {:?}", t.name)),
+            Some(c) if !matches!(c.kind, ColumnType::String | ColumnType::Long | ColumnType::Int) => {
+                r.add(&at, format!("unique_key {key:?} has type {:?}; use a string or integer column", c.kind))
+            }
+            Some(_) if t.partition_by.contains(key) => {
+                r.add(&at, format!("unique_key {key:?} is a partition column; pick a per-record column"))
+            }
+            Some(_) => {}
+        }
+    }
     for (p, part) in t.partition_by.iter().enumerate() {
         let at = [Key("tables"), Index(i), Key("partition_by"), Index(p)];
         match t.columns.iter().find(|c| &c.name == part) {

@@ -155,6 +155,7 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
             stats.add(&stats.batches, 1, "finlake_batches_total");
             let output = tokio::task::block_in_place(|| graph.run(&batch))?;
             let mut rows_out = 0u64;
+            let mut duplicates = 0u64;
             let mut dead = Vec::new();
             for row in output.rows {
                 let (part, off) = (batch.partition(row.input), batch.offset(row.input));
@@ -169,7 +170,11 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
                     timestamp_ms: batch.timestamp(row.input),
                 };
                 match sink.push_json(&row.json, at) {
-                    Ok(()) => rows_out += 1,
+                    Ok(true) => rows_out += 1,
+                    Ok(false) => {
+                        duplicates += 1;
+                        tracing::debug!(pipeline = %p.name, table = %row.table, partition = part, offset = off, "duplicate row skipped (unique key already stored)");
+                    }
                     Err(reason) => dead.push((
                         row.input,
                         "table".to_string(),
@@ -209,6 +214,7 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
                 dead_count += 1;
             }
             stats.add(&stats.rows_out, rows_out, "finlake_rows_out_total");
+            stats.add(&stats.duplicates, duplicates, "finlake_duplicates_total");
             stats.add(&stats.dead_letters, dead_count, "finlake_dead_letters_total");
             for i in 0..batch.len() {
                 let (part, off) = (batch.partition(i), batch.offset(i));
@@ -245,7 +251,7 @@ async fn open_sinks(ctx: &PipelineContext, partitions: &[i32]) -> Result<Sinks, 
     names.dedup();
     for name in names {
         let Some(t) = ctx.config.table(name) else { continue };
-        let sink = TableSink::open(
+        let mut sink = TableSink::open(
             &root,
             &t.name,
             t.relative_path(),
@@ -255,6 +261,9 @@ async fn open_sinks(ctx: &PipelineContext, partitions: &[i32]) -> Result<Sinks, 
             partitions,
         )
         .await?;
+        if let Some(key) = &t.unique_key {
+            sink = sink.with_unique_key(key)?;
+        }
         ctx.stats.table_opened(&t.name, sink.version());
         tables.insert(t.name.clone(), sink);
     }

@@ -19,6 +19,9 @@ pub struct TradeGenerator {
     rng: SmallRng,
     prices: Vec<f64>,
     next_id: u64,
+    /// Part of every trade id: a stream with another seed never reuses ids (a silver table with
+    /// `unique_key = "trade_id"` would take them for duplicates); the same seed replays them.
+    run: u32,
     malformed_ratio: f64,
 }
 
@@ -28,6 +31,7 @@ impl TradeGenerator {
             rng: SmallRng::seed_from_u64(seed),
             prices: SYMBOLS.iter().map(|s| s.1).collect(),
             next_id: 1,
+            run: (seed as u32) ^ ((seed >> 32) as u32),
             malformed_ratio,
         }
     }
@@ -42,10 +46,10 @@ impl TradeGenerator {
         let price = (self.prices[i] * 100.0).round() / 100.0;
         let quantity = 1 + (self.rng.random::<f64>().powi(3) * 1000.0) as u64;
         let side = if self.rng.random_bool(0.5) { "buy" } else { "sell" };
-        let id = self.next_id;
+        let (id, run) = (self.next_id, self.run);
         self.next_id += 1;
         let good = format!(
-            r#"{{"trade_id":"T{id:010}","symbol":"{symbol}","price":{price},"quantity":{quantity},"side":"{side}","exchange":"{exchange}","ts":{now_ms}}}"#
+            r#"{{"trade_id":"T{run:08x}-{id:010}","symbol":"{symbol}","price":{price},"quantity":{quantity},"side":"{side}","exchange":"{exchange}","ts":{now_ms}}}"#
         );
         let value = if self.rng.random_bool(self.malformed_ratio.clamp(0.0, 1.0)) {
             match self.rng.random_range(0..4) {

@@ -125,6 +125,18 @@ impl RowBuffer {
 
     /// Decodes a JSON object row and appends it, or explains why it does not fit.
     pub fn push_json(&mut self, json: &[u8], at: Coordinates<'_>) -> Result<(), String> {
+        self.push_json_unique(json, at, None).map(|_| ())
+    }
+
+    /// Like [`RowBuffer::push_json`]; with `unique = (column index, seen values)`, a row whose
+    /// value is already in `seen` is not appended (returns `Ok(false)`), otherwise the value is
+    /// added to `seen`.
+    pub fn push_json_unique(
+        &mut self,
+        json: &[u8],
+        at: Coordinates<'_>,
+        unique: Option<(usize, &mut std::collections::HashSet<String>)>,
+    ) -> Result<bool, String> {
         let value: Value = serde_json::from_slice(json).map_err(|e| format!("row is not valid JSON: {e}"))?;
         let Value::Object(mut object) = value else {
             return Err("row is not a JSON object".into());
@@ -147,12 +159,23 @@ impl RowBuffer {
             cells.push(Cell::I64(at.offset));
             cells.push(if at.timestamp_ms >= 0 { Cell::I64(at.timestamp_ms * 1000) } else { Cell::Null });
         }
+        if let Some((index, seen)) = unique {
+            let key = match &cells[index] {
+                Cell::Str(s) => s.clone(),
+                Cell::I64(v) => v.to_string(),
+                Cell::I32(v) => v.to_string(),
+                _ => return Err(format!("column {:?} (the unique key) is missing", self.schema.columns[index].name)),
+            };
+            if !seen.insert(key) {
+                return Ok(false);
+            }
+        }
         for (builder, cell) in self.builders.iter_mut().zip(cells) {
             builder.append(cell);
         }
         self.rows += 1;
         self.bytes += json.len() + 32;
-        Ok(())
+        Ok(true)
     }
 
     /// Appends an already-typed row (used for dead letters, whose schema is fixed).

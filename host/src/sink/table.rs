@@ -27,6 +27,8 @@ pub struct TableSink {
     topic: String,
     /// Last Kafka offset per partition whose rows are committed in this table.
     committed: BTreeMap<i32, i64>,
+    /// The unique-key column's index and every value the table holds or has buffered.
+    unique: Option<(usize, std::collections::HashSet<String>)>,
 }
 
 fn delta_err(table: &str) -> impl Fn(DeltaTableError) -> SinkError + '_ {
@@ -85,7 +87,55 @@ impl TableSink {
             pipeline: pipeline.to_string(),
             topic: topic.to_string(),
             committed,
+            unique: None,
         })
+    }
+
+    /// Makes `column` a unique key: loads the values the table already holds, so duplicates
+    /// are recognised across restarts too.
+    pub fn with_unique_key(mut self, column: &str) -> Result<Self, SinkError> {
+        use deltalake::arrow::array::{Array, AsArray};
+        use deltalake::arrow::datatypes::{Int32Type, Int64Type};
+        use deltalake::parquet::arrow::ProjectionMask;
+        use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let index = self.buffer.schema().columns.iter().position(|c| c.name == column).ok_or_else(|| {
+            SinkError::SchemaChanged {
+                table: self.name.clone(),
+                message: format!("unique_key {column:?} is not a column"),
+            }
+        })?;
+        let mut seen = std::collections::HashSet::new();
+        let io = |path: &std::path::Path, e: String| SinkError::Io { path: path.display().to_string(), message: e };
+        let uris: Vec<String> = self.table.get_file_uris().map_err(delta_err(&self.name))?.collect();
+        for uri in uris {
+            let path =
+                url::Url::parse(&uri).ok().and_then(|u| u.to_file_path().ok()).unwrap_or_else(|| uri.clone().into());
+            let file = std::fs::File::open(&path).map_err(|e| io(&path, e.to_string()))?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| io(&path, e.to_string()))?;
+            let mask = ProjectionMask::columns(builder.parquet_schema(), [column]);
+            for batch in builder.with_projection(mask).build().map_err(|e| io(&path, e.to_string()))? {
+                let batch = batch.map_err(|e| io(&path, e.to_string()))?;
+                let Some(col) = batch.column_by_name(column) else { continue };
+                for i in 0..col.len() {
+                    if col.is_null(i) {
+                        continue;
+                    }
+                    let value = if let Some(a) = col.as_string_opt::<i32>() {
+                        a.value(i).to_string()
+                    } else if let Some(a) = col.as_primitive_opt::<Int64Type>() {
+                        a.value(i).to_string()
+                    } else if let Some(a) = col.as_primitive_opt::<Int32Type>() {
+                        a.value(i).to_string()
+                    } else {
+                        continue;
+                    };
+                    seen.insert(value);
+                }
+            }
+        }
+        tracing::info!(table = %self.name, unique_key = column, values = seen.len(), "unique key loaded");
+        self.unique = Some((index, seen));
+        Ok(self)
     }
 
     /// Last committed offset of a partition, if any.
@@ -98,8 +148,10 @@ impl TableSink {
         self.committed(partition).is_none_or(|c| offset > c)
     }
 
-    pub fn push_json(&mut self, json: &[u8], at: Coordinates<'_>) -> Result<(), String> {
-        self.buffer.push_json(json, at)
+    /// Buffers a row; `Ok(false)` when its unique key is already in the table (a duplicate).
+    pub fn push_json(&mut self, json: &[u8], at: Coordinates<'_>) -> Result<bool, String> {
+        let unique = self.unique.as_mut().map(|(i, seen)| (*i, seen));
+        self.buffer.push_json_unique(json, at, unique)
     }
 
     pub(crate) fn buffer_mut(&mut self) -> &mut RowBuffer {
