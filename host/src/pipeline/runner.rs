@@ -113,8 +113,13 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
             .await
             .map_err(|e| PipelineError::Other { pipeline: p.name.clone(), message: e.to_string() })??
     };
+    let cluster = {
+        use rdkafka::consumer::Consumer as _;
+        consumer.client().fetch_cluster_id(Duration::from_secs(10)).unwrap_or_else(|| "unknown-cluster".into())
+    };
+    let source = format!("{cluster}/{}", p.topic);
 
-    let mut sinks = open_sinks(&ctx, &partitions).await?;
+    let mut sinks = open_sinks(&ctx, &source, &partitions).await?;
     // Start each partition after the last offset every table already holds.
     let mut read_upto: BTreeMap<i32, i64> = BTreeMap::new();
     for &part in &partitions {
@@ -124,7 +129,7 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
             positions.set(part, o + 1);
         }
     }
-    tracing::info!(pipeline = %p.name, topic = %p.topic, ?read_upto, "resuming from Delta offsets");
+    tracing::info!(pipeline = %p.name, %source, ?read_upto, "resuming from Delta offsets");
     consumer.subscribe(&[&p.topic])?;
     stats.set_state(PipelineState::Running);
 
@@ -242,7 +247,7 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
     }
 }
 
-async fn open_sinks(ctx: &PipelineContext, partitions: &[i32]) -> Result<Sinks, PipelineError> {
+async fn open_sinks(ctx: &PipelineContext, source: &str, partitions: &[i32]) -> Result<Sinks, PipelineError> {
     let p = &ctx.pipeline;
     let root: PathBuf = ctx.config.lake.root.clone();
     let mut tables = BTreeMap::new();
@@ -257,7 +262,7 @@ async fn open_sinks(ctx: &PipelineContext, partitions: &[i32]) -> Result<Sinks, 
             t.relative_path(),
             TableSchema::from_config(t),
             &p.name,
-            &p.topic,
+            source,
             partitions,
         )
         .await?;
@@ -273,7 +278,7 @@ async fn open_sinks(ctx: &PipelineContext, partitions: &[i32]) -> Result<Sinks, 
         &p.dead_letter_table,
         dead_letter_schema(),
         &p.name,
-        &p.topic,
+        source,
         partitions,
     )
     .await?;

@@ -14,9 +14,12 @@ use super::SinkError;
 use super::rows::{Coordinates, RowBuffer};
 use super::schema::TableSchema;
 
-/// The `txn` application id for one topic-partition of one pipeline.
-pub fn app_id(pipeline: &str, topic: &str, partition: i32) -> String {
-    format!("finlake:{pipeline}:{topic}:{partition}")
+/// The `txn` application id for one partition of one pipeline's source. `source` is
+/// `<kafka cluster id>/<topic>`: offsets only mean something within one cluster, so a lake fed
+/// by a new cluster (a fresh embedded broker, a migrated topic) starts that source afresh
+/// instead of skipping everything below the old offsets.
+pub fn app_id(pipeline: &str, source: &str, partition: i32) -> String {
+    format!("finlake:{pipeline}:{source}:{partition}")
 }
 
 pub struct TableSink {
@@ -24,7 +27,8 @@ pub struct TableSink {
     table: DeltaTable,
     buffer: RowBuffer,
     pipeline: String,
-    topic: String,
+    /// `<kafka cluster id>/<topic>` (see [`app_id`]).
+    source: String,
     /// Last Kafka offset per partition whose rows are committed in this table.
     committed: BTreeMap<i32, i64>,
     /// The unique-key column's index and every value the table holds or has buffered.
@@ -44,7 +48,7 @@ impl TableSink {
         relative_path: &str,
         schema: TableSchema,
         pipeline: &str,
-        topic: &str,
+        source: &str,
         partitions: &[i32],
     ) -> Result<Self, SinkError> {
         let dir = root.join(relative_path);
@@ -73,8 +77,10 @@ impl TableSink {
         let mut committed = BTreeMap::new();
         let state = table.snapshot().map_err(&err)?;
         for &p in partitions {
-            if let Some(v) =
-                state.transaction_version(table.log_store().as_ref(), app_id(pipeline, topic, p)).await.map_err(&err)?
+            if let Some(v) = state
+                .transaction_version(table.log_store().as_ref(), app_id(pipeline, source, p))
+                .await
+                .map_err(&err)?
             {
                 committed.insert(p, v);
             }
@@ -85,7 +91,7 @@ impl TableSink {
             table,
             buffer: RowBuffer::new(schema),
             pipeline: pipeline.to_string(),
-            topic: topic.to_string(),
+            source: source.to_string(),
             committed,
             unique: None,
         })
@@ -183,7 +189,7 @@ impl TableSink {
             .filter(|(p, o)| self.committed(**p).is_none_or(|c| **o > c))
             .map(|(p, o)| {
                 Transaction::new_with_last_update(
-                    app_id(&self.pipeline, &self.topic, *p),
+                    app_id(&self.pipeline, &self.source, *p),
                     *o,
                     Some(chrono::Utc::now().timestamp_millis()),
                 )
