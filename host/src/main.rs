@@ -342,6 +342,16 @@ fn validate(file: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A receiver that turns true on Ctrl-C or SIGTERM (for commands that stop cleanly).
+fn stop_on_signal() -> watch::Receiver<bool> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    stop_rx
+}
+
 async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -403,11 +413,7 @@ async fn produce_cmd(brokers: String, options: ProduceOptions) -> anyhow::Result
         bail!("--rate must be positive");
     }
     let producer = create_producer(&brokers, &Default::default())?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        let _ = stop_tx.send(true);
-    });
+    let stop_rx = stop_on_signal();
     let started = std::time::Instant::now();
     let total = options.count;
     let sent = produce(&producer, &options, stop_rx, |n| {
@@ -435,11 +441,7 @@ async fn fetch_cmd(
         bail!("--interval must be at least 1 second");
     }
     let producer = create_producer(&brokers, &Default::default())?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        let _ = stop_tx.send(true);
-    });
+    let stop_rx = stop_on_signal();
     let (every, timeout) = (Duration::from_secs(interval), Duration::from_secs(20));
     let sent = match source {
         FetchSource::Coingecko => {
@@ -468,11 +470,7 @@ async fn replay_csv_cmd(file: PathBuf, brokers: String, topic: String, speed: f6
     let reader =
         std::io::BufReader::new(std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?);
     let producer = create_producer(&brokers, &Default::default())?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        let _ = stop_tx.send(true);
-    });
+    let stop_rx = stop_on_signal();
     let started = std::time::Instant::now();
     let rows = finlake::simulate::creditcard::read_rows(reader);
     let sent = finlake::kafka::producer::replay_csv(&producer, rows, &topic, speed, stop_rx, |n| {
