@@ -17,7 +17,8 @@ trap cleanup EXIT
 broker_pid=$!
 for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
 addr="$(cat "$work/addr")"
-"$FINLAKE_BIN" produce -b "$addr" -t stock-trades -n 1000 --rate 5000 --malformed-ratio 0.1 --seed 11
+# Ten simulated minutes per second: the trades span a few minutes, so gold windows close.
+"$FINLAKE_BIN" produce -b "$addr" -t stock-trades -n 1000 --rate 2000 --malformed-ratio 0.1 --seed 11 --clock-speed 600
 sed -e "s#dir = \"plugins/dist\"#dir = \"$ROOT/plugins/dist\"#" \
     -e "s#enabled = true#enabled = false#" \
     -e "s#listen = \"127.0.0.1:8080\"#listen = \"127.0.0.1:18089\"#" \
@@ -31,6 +32,14 @@ for i in $(seq 120); do
   [ "$n" -ge 1000 ] && break
   sleep 0.5
 done
+# Gold follows silver's Delta log: wait until it has processed silver's latest version.
+query() { curl -sf http://127.0.0.1:18089/api/query -H 'content-type: application/json' -d "{\"sql\": \"$1\"}"; }
+for i in $(seq 60); do
+  g=$(query "SELECT count(*) AS n FROM gold_trades_1m" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"][0]["n"])' 2>/dev/null || echo 0)
+  [ "$g" -gt 0 ] && break
+  sleep 0.5
+done
+sleep 2
 kill -TERM "$run_pid"; wait "$run_pid" || { cat "$work/run.log"; exit 1; }
 unset run_pid
 "$VENV/bin/python" "$ROOT/tests/interop/read_lake.py" "$work/lake" 1000

@@ -64,6 +64,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/pipelines", get(pipelines))
         .route("/api/tables", get(tables))
         .route("/api/tables/{name}/history", get(table_history))
+        .route("/api/query", axum::routing::post(query))
         .route("/metrics", get(prometheus))
         .with_state(state)
 }
@@ -114,6 +115,62 @@ async fn table_history(
         .await
         .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(Json(history))
+}
+
+/// `POST /api/query` body.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryRequest {
+    sql: String,
+    /// Read every table at this version.
+    version: Option<u64>,
+    /// Read every table as of this time (RFC 3339).
+    as_of: Option<String>,
+    /// Rows per page (default 1000).
+    limit: Option<usize>,
+    /// Rows to skip (the previous page's `next_offset`).
+    offset: Option<usize>,
+}
+
+async fn query(
+    State(state): State<AppState>,
+    body: Result<Json<QueryRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let Json(request) = body.map_err(|e| {
+        AppError::new(StatusCode::BAD_REQUEST, format!("{}; send {{\"sql\": \"SELECT ...\"}}", e.body_text()))
+    })?;
+    let bad = |e: crate::query::QueryError| {
+        let status = match e {
+            crate::query::QueryError::Lake(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        AppError::new(status, e.to_string())
+    };
+    let as_of = request.as_of.as_deref().map(crate::query::parse_timestamp).transpose().map_err(bad)?;
+    let options = crate::query::QueryOptions {
+        version: request.version,
+        as_of,
+        limit: request.limit.unwrap_or(1000),
+        offset: request.offset.unwrap_or(0),
+        timeout: std::time::Duration::from_secs(30),
+    };
+    let out = crate::query::run(&state.catalog, &state.lake_root, &request.sql, &options).await.map_err(bad)?;
+    tracing::info!(rows = out.rows, has_more = out.has_more, ms = out.elapsed.as_millis() as u64, "query answered");
+    let columns: Vec<serde_json::Value> = out
+        .schema
+        .fields()
+        .iter()
+        .map(|f| serde_json::json!({"name": f.name(), "type": f.data_type().to_string()}))
+        .collect();
+    Ok(Json(serde_json::json!({
+        "columns": columns,
+        "rows": crate::query::format::json_rows(&out.batches),
+        "row_count": out.rows,
+        "has_more": out.has_more,
+        "next_offset": out.has_more.then_some(options.offset + out.rows),
+        "versions": out.versions,
+        "elapsed_ms": out.elapsed.as_millis() as u64,
+    })))
 }
 
 async fn prometheus(State(state): State<AppState>) -> Result<String, AppError> {

@@ -43,6 +43,21 @@ pub fn catalog(config: &Config) -> Vec<CatalogEntry> {
         path: p.dead_letter_table.clone(),
         pipeline: Some(p.name.clone()),
     }));
+    for g in &config.gold {
+        let from = Some(format!("gold from {}", g.source));
+        entries.push(CatalogEntry {
+            name: g.name.clone(),
+            layer: "gold".into(),
+            path: g.relative_path(),
+            pipeline: from.clone(),
+        });
+        entries.push(CatalogEntry {
+            name: g.late_table_name(),
+            layer: "late".into(),
+            path: g.late_relative_path(),
+            pipeline: from,
+        });
+    }
     entries
 }
 
@@ -74,11 +89,16 @@ pub enum LakeError {
 }
 
 async fn open(root: &Path, entry: &CatalogEntry) -> Result<Option<DeltaTable>, LakeError> {
-    let dir: PathBuf = root.join(&entry.path);
+    open_dir(root, &entry.path).await
+}
+
+/// Opens the Delta table at `root/relative` at its latest version; `None` before its first commit.
+pub async fn open_dir(root: &Path, relative: &str) -> Result<Option<DeltaTable>, LakeError> {
+    let dir: PathBuf = root.join(relative);
     if !dir.join("_delta_log").exists() {
         return Ok(None);
     }
-    let err = |e: String| LakeError::Delta { table: entry.name.clone(), message: e };
+    let err = |e: String| LakeError::Delta { table: relative.to_string(), message: e };
     let dir = dir.canonicalize().map_err(|e| err(e.to_string()))?;
     let url = url::Url::from_directory_path(&dir).map_err(|_| err("not an absolute path".into()))?;
     deltalake::open_table(url).await.map(Some).map_err(|e| err(e.to_string()))

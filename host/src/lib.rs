@@ -4,10 +4,12 @@
 
 pub mod api;
 pub mod config;
+pub mod gold;
 pub mod kafka;
 pub mod lake;
 pub mod pipeline;
 pub mod plugin;
+pub mod query;
 pub mod service;
 pub mod simulate;
 pub mod sink;

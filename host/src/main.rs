@@ -25,6 +25,13 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run every pipeline of the config until Ctrl-C (then flush and commit, and exit).
@@ -48,6 +55,35 @@ enum Command {
         /// The pipelines file.
         #[arg(default_value = "pipelines.toml")]
         file: PathBuf,
+    },
+    /// Run SQL over the lake (DataFusion over the Delta tables, each by its name).
+    ///
+    /// Time travel: --version N or --as-of TIME reads every table as it was; a single table is
+    /// read back in time by quoting it with @: SELECT count(*) FROM "silver_trades@v3", or
+    /// "silver_trades@2026-11-27T10:00:00Z". Examples are in queries/ (pass them with -f).
+    Query {
+        /// The SQL (or use --file).
+        #[arg(required_unless_present = "file")]
+        sql: Option<String>,
+        /// Read the SQL from this file.
+        #[arg(short, long, conflicts_with = "sql")]
+        file: Option<PathBuf>,
+        #[arg(short, long, default_value = "pipelines.toml", env = "FINLAKE_CONFIG")]
+        config: PathBuf,
+        /// Read every table at this Delta version.
+        #[arg(long, conflicts_with = "as_of")]
+        version: Option<u64>,
+        /// Read every table as of this time (RFC 3339, or "YYYY-MM-DD HH:MM:SS" in UTC).
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Print at most this many rows.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// Skip this many rows first (paging).
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
     },
     /// Produce simulated market data to a Kafka topic: stock trades (AAPL TSLA GOOGL MSFT AMZN),
     /// crypto prices (BTC ETH BNB ADA SOL) or bank/card transactions with labelled fraud.
@@ -74,6 +110,9 @@ enum Command {
         /// Seed, for a reproducible stream.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Event-time speed-up: 60 makes a simulated minute pass every second.
+        #[arg(long, default_value_t = 1.0)]
+        clock_speed: f64,
     },
     /// Poll a real market-data API and produce its data to Kafka until Ctrl-C.
     ///
@@ -277,9 +316,18 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Run { config, brokers, brokers_file } => run(config, brokers, brokers_file).await,
-            Command::Validate { file } => validate(&file),
-            Command::Produce { kind, brokers, topic, rate, count, malformed_ratio, seed } => {
-                produce_cmd(brokers, ProduceOptions { kind, topic, rate, count, malformed_ratio, seed }).await
+            Command::Validate { file } => validate(&file).await,
+            Command::Query { sql, file, config, version, as_of, format, limit, offset } => {
+                let sql = match (sql, file) {
+                    (Some(sql), _) => sql,
+                    (None, Some(f)) => std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?,
+                    (None, None) => bail!("give the SQL, or --file"),
+                };
+                query_cmd(&config, &sql, version, as_of, format, limit, offset).await
+            }
+            Command::Produce { kind, brokers, topic, rate, count, malformed_ratio, seed, clock_speed } => {
+                let options = ProduceOptions { kind, topic, rate, count, malformed_ratio, seed, clock_speed };
+                produce_cmd(brokers, options).await
             }
             Command::Broker { topics, partitions, address_file } => broker(topics, partitions, address_file).await,
             Command::Fetch { source, brokers, topic, interval, base_url } => {
@@ -314,8 +362,24 @@ fn init_tracing() {
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
 }
 
-fn validate(file: &std::path::Path) -> anyhow::Result<()> {
+async fn validate(file: &std::path::Path) -> anyhow::Result<()> {
     let config = Config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sql_problems = finlake::gold::check(&config).await;
+    if !sql_problems.is_empty() {
+        use finlake::config::{Located, Step};
+        let text = std::fs::read_to_string(file)?;
+        let doc = Located::new(&text);
+        let lines: Vec<String> = sql_problems
+            .iter()
+            .map(|p| {
+                let mut path = vec![Step::Key("gold"), Step::Index(p.gold), Step::Key("select")];
+                path.extend(p.select.map(Step::Index));
+                let (line, col) = doc.position(&path);
+                format!("{}:{line}:{col}: {}", file.display(), p.message)
+            })
+            .collect();
+        bail!("{}", lines.join("\n"));
+    }
     let mut missing = Vec::new();
     for p in &config.pipelines {
         for s in &p.stages {
@@ -339,6 +403,37 @@ fn validate(file: &std::path::Path) -> anyhow::Result<()> {
     for m in &missing {
         println!("warning: {m}");
     }
+    Ok(())
+}
+
+async fn query_cmd(
+    config: &std::path::Path,
+    sql: &str,
+    version: Option<u64>,
+    as_of: Option<String>,
+    format: Format,
+    limit: usize,
+    offset: usize,
+) -> anyhow::Result<()> {
+    use finlake::query::{self, QueryOptions, format as fmt};
+    let config = Config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let as_of = as_of.as_deref().map(query::parse_timestamp).transpose()?;
+    let options = QueryOptions { version, as_of, limit, offset, ..QueryOptions::default() };
+    let catalog = finlake::lake::catalog(&config);
+    let out = query::run(&catalog, &config.lake.root, sql, &options).await?;
+    match format {
+        Format::Table => println!("{}", fmt::table(&out.batches)),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&fmt::json_rows(&out.batches))?),
+        Format::Csv => print!("{}", fmt::csv(&out.schema, &out.batches)),
+    }
+    let versions: Vec<String> = out.versions.iter().map(|(t, v)| format!("{t} v{v}")).collect();
+    eprintln!(
+        "{} row(s) in {} ms ({}){}",
+        out.rows,
+        out.elapsed.as_millis(),
+        versions.join(", "),
+        if out.has_more { format!("; more rows follow: --offset {}", offset + out.rows) } else { String::new() }
+    );
     Ok(())
 }
 
@@ -411,6 +506,9 @@ async fn run(config_path: PathBuf, brokers: Option<String>, brokers_file: Option
 async fn produce_cmd(brokers: String, options: ProduceOptions) -> anyhow::Result<()> {
     if options.rate.is_nan() || options.rate <= 0.0 {
         bail!("--rate must be positive");
+    }
+    if !(options.clock_speed > 0.0 && options.clock_speed <= 1_000_000.0) {
+        bail!("--clock-speed must be in (0, 1000000]");
     }
     let producer = create_producer(&brokers, &Default::default())?;
     let stop_rx = stop_on_signal();

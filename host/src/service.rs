@@ -78,6 +78,10 @@ impl Service {
             pipelines.spawn(supervise(ctx, stop_rx.clone()));
         }
 
+        for job in crate::gold::GoldJob::all(&config) {
+            helpers.spawn(crate::gold::supervise(job, stop_rx.clone()));
+        }
+
         if let Some(sim) = config.simulator() {
             let seed = sim.seed.unwrap_or_else(rand::random);
             for (i, stream) in sim.streams.iter().enumerate() {
@@ -89,6 +93,7 @@ impl Service {
                     count: None,
                     malformed_ratio: sim.malformed_ratio,
                     seed: seed.wrapping_add(i as u64),
+                    clock_speed: stream.clock_speed,
                 };
                 let stop_sim = stop_rx.clone();
                 helpers.spawn(async move {

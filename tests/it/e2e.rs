@@ -208,6 +208,7 @@ async fn kill_minus_nine_and_restart_keeps_exactly_once() {
         count: Some(total),
         malformed_ratio: 0.05,
         seed: 7,
+        clock_speed: 1.0,
     };
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let producing = tokio::spawn(async move { produce(&producer, &options, stop_rx, |_| {}).await });
@@ -286,6 +287,16 @@ fn validate_prints_located_problems_and_fails() {
     let line = bad.lines().position(|l| l.contains("\"ticker\"")).unwrap() + 1;
     assert!(stderr.contains(&format!("pipelines.toml:{line}:")), "{stderr}");
     assert!(stderr.contains("partition column \"ticker\" is not a column"), "{stderr}");
+
+    // A gold select that does not plan is located at its item.
+    let bad = include_str!("../../pipelines.toml").replace("\"max(price) AS high\"", "\"max(prise) AS high\"");
+    std::fs::write(&file, &bad).unwrap();
+    let out = finlake(&["validate", file.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = bad.lines().position(|l| l.contains("max(prise)")).unwrap() + 1;
+    assert!(stderr.contains(&format!("pipelines.toml:{line}:")), "{stderr}");
+    assert!(stderr.contains("prise"), "{stderr}");
 
     let good = dir.path().join("good.toml");
     std::fs::write(&good, include_str!("../../pipelines.toml")).unwrap();

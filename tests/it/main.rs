@@ -2,5 +2,7 @@
 
 mod common;
 mod e2e;
+mod gold;
 mod languages;
 mod plugins;
+mod query;

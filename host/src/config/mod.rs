@@ -4,6 +4,7 @@
 //! `file:line:col`. `Config::validate` then checks the meaning (references, names, limits) and
 //! reports *every* problem at once, each located in the file.
 
+mod gold;
 mod locate;
 mod validate;
 
@@ -14,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::simulate::Kind;
 
-pub use locate::Located;
+pub use gold::{GoldConfig, parse_duration_us};
+pub use locate::{Located, Step};
 pub use validate::Problem;
 
 /// Everything FinLake runs, as declared in `pipelines.toml`.
@@ -36,6 +38,9 @@ pub struct Config {
     pub tables: Vec<TableConfig>,
     #[serde(default)]
     pub pipelines: Vec<PipelineConfig>,
+    /// Window aggregations over silver tables (gold layer).
+    #[serde(default)]
+    pub gold: Vec<GoldConfig>,
 }
 
 /// Where records come from.
@@ -146,7 +151,12 @@ impl Default for SimulatorConfig {
             enabled: true,
             malformed_ratio: 0.01,
             seed: None,
-            streams: vec![StreamConfig { kind: Kind::Trades, topic: "stock-trades".into(), rate: 100.0 }],
+            streams: vec![StreamConfig {
+                kind: Kind::Trades,
+                topic: "stock-trades".into(),
+                rate: 100.0,
+                clock_speed: 1.0,
+            }],
         }
     }
 }
@@ -160,6 +170,13 @@ pub struct StreamConfig {
     pub topic: String,
     /// Records per second.
     pub rate: f64,
+    /// Event-time speed-up (1.0 = wall clock; 60.0 = a simulated minute per real second).
+    #[serde(default = "one")]
+    pub clock_speed: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// A Delta table a pipeline writes.
@@ -377,6 +394,7 @@ impl Config {
         let mut config = self.clone();
         config.tables.retain(|t| written.contains(&&t.name));
         config.pipelines = vec![pipeline];
+        config.gold.retain(|g| config.tables.iter().any(|t| t.name == g.source));
         config.simulator = None;
         Some(config)
     }

@@ -121,3 +121,47 @@ fn unique_key_must_be_a_per_record_column() {
     let p = problems(&SHIPPED.replace("unique_key = \"trade_id\"", "unique_key = \"tradeid\""));
     assert!(p[0].contains("unique_key \"tradeid\" is not a column"), "{p:?}");
 }
+
+#[test]
+fn gold_problems_are_located() {
+    let text = with(
+        r#"
+[[gold]]
+name = "g1"
+source = "silver_nope"
+window = "90x"
+select = ["count(*)"]
+
+[[gold]]
+name = "g2"
+source = "silver_trades"
+event_time = "price"
+window = "1m"
+allowed_lateness = "soon"
+group_by = ["sector"]
+select = ["count(*) AS n"]
+"#,
+    );
+    let p = problems(&text);
+    let base = SHIPPED.lines().count() + 1;
+    let at = |line: usize, needle: &str| {
+        let prefix = format!("p.toml:{}:", base + line);
+        assert!(p.iter().any(|m| m.starts_with(&prefix) && m.contains(needle)), "{needle:?} at {prefix}: {p:#?}");
+    };
+    at(4, "not a declared [[tables]] table");
+    at(5, "unit must be");
+    at(6, "needs a column name");
+    at(11, "it must be a timestamp");
+    at(13, "not a duration");
+    at(14, "\"sector\" is not a column");
+    assert_eq!(p.len(), 6, "{p:#?}");
+}
+
+#[test]
+fn durations_parse() {
+    assert_eq!(parse_duration_us("1m"), Ok(60_000_000));
+    assert_eq!(parse_duration_us("500ms"), Ok(500_000));
+    assert_eq!(parse_duration_us("1d"), Ok(86_400_000_000));
+    assert!(parse_duration_us("m").is_err());
+    assert!(parse_duration_us("5 weeks").is_err());
+}

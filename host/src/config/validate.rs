@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use super::locate::{Located, Step};
-use super::{ColumnType, Config, PipelineConfig, TableConfig};
+use super::{ColumnType, Config, GoldConfig, PipelineConfig, TableConfig, parse_duration_us};
 
 /// Reserved columns the host appends when `kafka_columns = true`.
 pub const KAFKA_COLUMNS: [&str; 4] = ["kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp"];
@@ -74,6 +74,9 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
             if !(stream.rate > 0.0 && stream.rate <= 1_000_000.0) {
                 r.add(&at("rate"), "rate must be in (0, 1000000] records/s");
             }
+            if !(stream.clock_speed > 0.0 && stream.clock_speed <= 1_000_000.0) {
+                r.add(&at("clock_speed"), "clock_speed must be in (0, 1000000] (1 = wall clock)");
+            }
             if config.kafka.is_embedded() && !config.kafka.topics.contains(&stream.topic) {
                 r.add(
                     &at("topic"),
@@ -124,7 +127,97 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
         }
         validate_pipeline(&mut r, config, i, p, &table_names, &mut writer_of);
     }
+    let mut taken: BTreeSet<String> = config.tables.iter().map(|t| t.name.clone()).collect();
+    taken.extend(config.pipelines.iter().map(|p| p.dead_letter_table.clone()));
+    for (i, g) in config.gold.iter().enumerate() {
+        validate_gold(&mut r, config, i, g, &writer_of, &mut taken);
+    }
     r.problems
+}
+
+fn validate_gold(
+    r: &mut Report<'_>,
+    config: &Config,
+    i: usize,
+    g: &GoldConfig,
+    writer_of: &HashMap<&str, &str>,
+    taken: &mut BTreeSet<String>,
+) {
+    use Step::{Index, Key};
+    let at = |k| [Key("gold"), Index(i), Key(k)];
+    for (key, name) in [("name", g.name.clone()), ("late_table", g.late_table_name())] {
+        if !is_name(&name) || name.contains(['-', '.']) {
+            r.add(&at(key), format!("gold table name {name:?} must be letters, digits or '_' (it is a SQL name)"));
+        } else if !taken.insert(name.clone()) {
+            r.add(&at(key), format!("table name {name:?} is already used by another table"));
+        }
+    }
+    let window = match parse_duration_us(&g.window) {
+        Ok(w) if w >= 1_000_000 && w <= 7 * 86_400_000_000 => Some(w),
+        Ok(_) => {
+            r.add(&at("window"), "window must be between 1s and 7d");
+            None
+        }
+        Err(e) => {
+            r.add(&at("window"), e);
+            None
+        }
+    };
+    match parse_duration_us(&g.allowed_lateness) {
+        Ok(l) if window.is_some_and(|w| l > 100 * w) => {
+            r.add(&at("allowed_lateness"), "allowed_lateness over 100 windows keeps windows open for too long")
+        }
+        Ok(_) => {}
+        Err(e) => r.add(&at("allowed_lateness"), e),
+    }
+    if !(100..=3_600_000).contains(&g.poll_ms) {
+        r.add(&at("poll_ms"), "poll_ms must be between 100 and 3600000");
+    }
+    if g.select.is_empty() {
+        r.add(&at("select"), "select needs at least one aggregate, e.g. \"count(*) AS trades\"");
+    }
+    for (s, item) in g.select.iter().enumerate() {
+        let alias = item.rsplit_once(" AS ").or_else(|| item.rsplit_once(" as ")).map(|(_, a)| a.trim());
+        if !alias.is_some_and(|a| is_name(a) && !a.contains(['-', '.'])) {
+            r.add(
+                &[Key("gold"), Index(i), Key("select"), Index(s)],
+                format!("{item:?} needs a column name: write it as \"<expression> AS <name>\""),
+            );
+        }
+    }
+    let Some(source) = config.table(&g.source) else {
+        r.add(&at("source"), format!("source {:?} is not a declared [[tables]] table", g.source));
+        return;
+    };
+    if !writer_of.contains_key(source.name.as_str()) {
+        r.add(&at("source"), format!("no pipeline writes table {:?}, so this gold table would stay empty", g.source));
+    }
+    let column = |name: &str| {
+        source.columns.iter().find(|c| c.name == name).map(|c| c.kind).or_else(|| {
+            (source.kafka_columns && KAFKA_COLUMNS.contains(&name)).then_some(match name {
+                "kafka_timestamp" => ColumnType::Timestamp,
+                "kafka_offset" => ColumnType::Long,
+                "kafka_partition" => ColumnType::Int,
+                _ => ColumnType::String,
+            })
+        })
+    };
+    match column(&g.event_time) {
+        Some(ColumnType::Timestamp) => {}
+        Some(other) => r.add(
+            &at("event_time"),
+            format!("event_time column {:?} has type {other:?}; it must be a timestamp", g.event_time),
+        ),
+        None => r.add(&at("event_time"), format!("{:?} is not a column of {:?}", g.event_time, g.source)),
+    }
+    for (k, col) in g.group_by.iter().enumerate() {
+        if column(col).is_none() {
+            r.add(
+                &[Key("gold"), Index(i), Key("group_by"), Index(k)],
+                format!("{col:?} is not a column of {:?}", g.source),
+            );
+        }
+    }
 }
 
 fn validate_columns(r: &mut Report<'_>, i: usize, t: &TableConfig) {

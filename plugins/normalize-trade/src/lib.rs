@@ -9,6 +9,11 @@ use serde::{Deserialize, Serialize};
 struct NormalizeTrade {
     allowed_symbols: Option<Vec<String>>,
     max_price: f64,
+    /// Symbol → asset class (`equity`, `etf`, …); symbols not listed get `default_asset_class`.
+    asset_classes: std::collections::BTreeMap<String, String>,
+    default_asset_class: String,
+    /// Currency the venue quotes prices in.
+    currency: String,
 }
 
 #[derive(Deserialize)]
@@ -30,6 +35,8 @@ struct SilverTrade<'a> {
     quantity: i64,
     side: &'a str,
     notional: f64,
+    asset_class: &'a str,
+    currency: &'a str,
     exchange: Option<String>,
     /// Epoch milliseconds or RFC 3339 text; the host's timestamp column accepts both.
     event_time: serde_json::Value,
@@ -51,7 +58,22 @@ impl Plugin for NormalizeTrade {
             None => 1_000_000.0,
             Some(v) => v.as_f64().ok_or("max_price must be a number")?,
         };
-        Ok(NormalizeTrade { allowed_symbols, max_price })
+        let text = |key: &str, default: &str| match config.get(key) {
+            None => Ok(default.to_string()),
+            Some(v) => v.as_str().map(str::to_string).ok_or(format!("{key} must be text")),
+        };
+        let asset_classes = match config.get("asset_classes") {
+            None => Default::default(),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| format!("asset_classes must map symbols to text, like {{ SPY = \"etf\" }}: {e}"))?,
+        };
+        Ok(NormalizeTrade {
+            allowed_symbols,
+            max_price,
+            asset_classes,
+            default_asset_class: text("default_asset_class", "equity")?,
+            currency: text("currency", "USD")?,
+        })
     }
 
     fn process(&mut self, record: &Record<'_>, out: &mut Emitter) -> Result<(), String> {
@@ -95,6 +117,7 @@ impl Plugin for NormalizeTrade {
             Some(other) => return Err(format!("ts {other} is not epoch milliseconds or RFC 3339")),
         };
         let quantity = quantity as i64;
+        let asset_class = self.asset_classes.get(&symbol).unwrap_or(&self.default_asset_class);
         out.emit(
             "trades",
             &SilverTrade {
@@ -104,6 +127,8 @@ impl Plugin for NormalizeTrade {
                 quantity,
                 side,
                 notional: price * quantity as f64,
+                asset_class,
+                currency: &self.currency,
                 exchange: raw.exchange,
                 event_time,
             },
