@@ -320,7 +320,9 @@ fn main() -> std::process::ExitCode {
             Command::Query { sql, file, config, version, as_of, format, limit, offset } => {
                 let sql = match (sql, file) {
                     (Some(sql), _) => sql,
-                    (None, Some(f)) => std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?,
+                    (None, Some(f)) => {
+                        std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?
+                    }
                     (None, None) => bail!("give the SQL, or --file"),
                 };
                 query_cmd(&config, &sql, version, as_of, format, limit, offset).await

@@ -97,7 +97,8 @@ async fn windows_close_on_the_watermark_and_late_trades_go_to_the_late_table() {
             for k in 0..5 {
                 n += 1;
                 let price = 100.0 + (n % 7) as f64 + if symbol == "MSFT" { 300.0 } else { 0.0 };
-                send(&producer, &topic, &format!("G{n}"), symbol, price, 10 + n, t0 + minute * 60_000 + k * 7_000).await;
+                send(&producer, &topic, &format!("G{n}"), symbol, price, 10 + n, t0 + minute * 60_000 + k * 7_000)
+                    .await;
             }
         }
     }
@@ -111,7 +112,7 @@ async fn windows_close_on_the_watermark_and_late_trades_go_to_the_late_table() {
 
     // Out of order: a trade for minute 1 (already written) is late; one for minute 2 is not.
     send(&producer, &topic, "G-late", "AAPL", 999.0, 7, t0 + 65_000).await;
-    send(&producer, &topic, "G-straggler", "MSFT", 404.0, 3, t0 + 160_000).await;
+    send(&producer, &topic, "G-straggler", "MSFT", 777.0, 3, t0 + 160_000).await;
     wait_until(Duration::from_secs(60), "the late trade in silver", || async {
         count(&config, "SELECT count(*) FROM silver_trades WHERE trade_id IN ('G-late', 'G-straggler')").await == 2
     })
@@ -128,16 +129,28 @@ async fn windows_close_on_the_watermark_and_late_trades_go_to_the_late_table() {
     let minute = |m: i64| rfc3339(t0 + m * 60_000);
     assert_eq!(late[0]["window_start"], minute(1).as_str());
     // The late trade changed nothing in minute 1; the straggler is in minute 2.
-    let aapl1 = sql(&config, &format!("SELECT high, trades FROM gold_trades_1m WHERE symbol = 'AAPL' AND window_start = '{}'", minute(1))).await;
+    let aapl1 = sql(
+        &config,
+        &format!("SELECT high, trades FROM gold_trades_1m WHERE symbol = 'AAPL' AND window_start = '{}'", minute(1)),
+    )
+    .await;
     assert_eq!(aapl1[0]["trades"], 5);
     assert!(aapl1[0]["high"].as_f64().unwrap() < 999.0);
-    let msft2 = sql(&config, &format!("SELECT trades, high FROM gold_trades_1m WHERE symbol = 'MSFT' AND window_start = '{}'", minute(2))).await;
+    let msft2 = sql(
+        &config,
+        &format!("SELECT trades, high FROM gold_trades_1m WHERE symbol = 'MSFT' AND window_start = '{}'", minute(2)),
+    )
+    .await;
     assert_eq!(msft2[0]["trades"], 6);
-    assert_eq!(msft2[0]["high"], 404.0);
+    assert_eq!(msft2[0]["high"], 777.0);
     let (recomputed, gold) = recomputed_and_gold(&config, t0 + 180_000).await;
     assert_eq!(gold.len(), 6);
     assert_eq!(recomputed, gold, "gold OHLCV must equal the recomputation from silver");
-    let by_class = sql(&config, "SELECT sum(volume) AS v, sum(trades) AS t FROM gold_volume_by_asset_class_1m WHERE asset_class = 'equity'").await;
+    let by_class = sql(
+        &config,
+        "SELECT sum(volume) AS v, sum(trades) AS t FROM gold_volume_by_asset_class_1m WHERE asset_class = 'equity'",
+    )
+    .await;
     let totals = sql(&config, "SELECT sum(volume) AS v, sum(trades) AS t FROM gold_trades_1m").await;
     assert_eq!(by_class, totals);
 
@@ -152,7 +165,10 @@ async fn windows_close_on_the_watermark_and_late_trades_go_to_the_late_table() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     service.shutdown().await;
     assert_eq!(count(&config, "SELECT count(*) FROM gold_trades_1m").await, 7);
-    assert_eq!(count(&config, "SELECT count(*) FROM (SELECT DISTINCT symbol, window_start FROM gold_trades_1m)").await, 7);
+    assert_eq!(
+        count(&config, "SELECT count(*) FROM (SELECT DISTINCT symbol, window_start FROM gold_trades_1m)").await,
+        7
+    );
     assert_eq!(count(&config, "SELECT count(*) FROM gold_trades_1m_late").await, 1);
     drop(broker);
 }
@@ -197,13 +213,15 @@ async fn gold_stays_exact_through_crashes_under_load() {
     let in_closed = count(&config, &format!("SELECT count(*) FROM silver_trades WHERE event_time < {below}")).await;
     wait_until(Duration::from_secs(60), "gold + late to cover every closed window", || async {
         let gold = count(&config, "SELECT CAST(sum(trades) AS BIGINT) FROM gold_trades_1m").await;
-        let late = count(&config, &format!("SELECT count(*) FROM gold_trades_1m_late WHERE event_time < {below}")).await;
+        let late =
+            count(&config, &format!("SELECT count(*) FROM gold_trades_1m_late WHERE event_time < {below}")).await;
         gold + late == in_closed
     })
     .await;
     service.shutdown().await;
     let windows = count(&config, "SELECT count(*) FROM gold_trades_1m").await;
-    let distinct = count(&config, "SELECT count(*) FROM (SELECT DISTINCT symbol, window_start FROM gold_trades_1m)").await;
+    let distinct =
+        count(&config, "SELECT count(*) FROM (SELECT DISTINCT symbol, window_start FROM gold_trades_1m)").await;
     assert_eq!(windows, distinct, "a window was written twice");
     assert!(windows >= 5, "expected several closed windows, got {windows}");
     let late_dups = count(&config, "SELECT count(*) - count(DISTINCT trade_id) FROM gold_trades_1m_late").await;

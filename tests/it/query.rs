@@ -60,7 +60,8 @@ async fn shipped_queries_time_travel_and_errors_over_a_simulated_lake() {
     let service = Service::start(config.clone(), broker.bootstrap_servers()).await.unwrap();
     let latest = QueryOptions::default();
     wait_until(Duration::from_secs(150), "rows in every gold table", || async {
-        let mut all = true;
+        // Version 3 of silver exists: several commits to travel between.
+        let mut all = count(&config, "SELECT count(*) FROM \"silver_trades@v3\"", &latest).await > 0;
         for table in ["gold_trades_1m", "gold_volume_by_asset_class_1m", "gold_crypto_1m", "gold_account_daily"] {
             all &= count(&config, &format!("SELECT count(*) FROM {table}"), &latest).await > 0;
         }
@@ -124,9 +125,10 @@ async fn shipped_queries_time_travel_and_errors_over_a_simulated_lake() {
     let page = QueryOptions { limit: 7, ..QueryOptions::default() };
     let first = run(&config, "SELECT trade_id FROM silver_trades ORDER BY trade_id", &page).await.unwrap();
     assert_eq!((first.rows, first.has_more), (7, true));
-    let second = run(&config, "SELECT trade_id FROM silver_trades ORDER BY trade_id", &QueryOptions { offset: 7, ..page })
-        .await
-        .unwrap();
+    let second =
+        run(&config, "SELECT trade_id FROM silver_trades ORDER BY trade_id", &QueryOptions { offset: 7, ..page })
+            .await
+            .unwrap();
     assert!(json_rows(&first.batches)[6]["trade_id"].as_str() < json_rows(&second.batches)[0]["trade_id"].as_str());
 
     // The API: JSON in, JSON rows out; bad requests are 400 with the message.
@@ -147,16 +149,25 @@ async fn shipped_queries_time_travel_and_errors_over_a_simulated_lake() {
             (status, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default())
         }
     };
-    let (status, body) =
-        post(r#"{"sql": "SELECT symbol, sum(volume) AS v FROM gold_trades_1m GROUP BY symbol ORDER BY v DESC", "limit": 2}"#.into())
-            .await;
+    let (status, body) = post(
+        r#"{"sql": "SELECT symbol, sum(volume) AS v FROM gold_trades_1m GROUP BY symbol ORDER BY v DESC", "limit": 2}"#
+            .into(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["rows"].as_array().unwrap().len(), 2);
     assert_eq!((body["has_more"].as_bool(), body["next_offset"].as_u64()), (Some(true), Some(2)));
     assert!(body["versions"]["gold_trades_1m"].as_u64().is_some());
     let (status, body) = post(r#"{"sql": "SELECT count(*) AS n FROM silver_trades", "version": 1}"#.into()).await;
     assert_eq!((status, body["rows"][0]["n"].as_i64()), (StatusCode::OK, Some(old)));
-    for bad in [r#"{"sql": "SELECT FROM WHERE"}"#, r#"{"sql": "SELECT * FROM nope"}"#, r#"{"sql": 1}"#, "not json", r#"{"sql": "SELECT 1", "version": 99999}"#] {
+    for bad in [
+        r#"{"sql": "SELECT FROM WHERE"}"#,
+        r#"{"sql": "SELECT * FROM nope"}"#,
+        r#"{"sql": 1}"#,
+        "not json",
+        r#"{"sql": "SELECT count(*) FROM silver_trades", "version": 99999}"#,
+        r#"{"sql": "SELECT 1", "as_of": "last tuesday"}"#,
+    ] {
         let (status, body) = post(bad.into()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad} -> {body}");
         assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{bad} -> {body}");

@@ -130,19 +130,12 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
     let mut taken: BTreeSet<String> = config.tables.iter().map(|t| t.name.clone()).collect();
     taken.extend(config.pipelines.iter().map(|p| p.dead_letter_table.clone()));
     for (i, g) in config.gold.iter().enumerate() {
-        validate_gold(&mut r, config, i, g, &writer_of, &mut taken);
+        validate_gold(&mut r, config, i, g, &mut taken);
     }
     r.problems
 }
 
-fn validate_gold(
-    r: &mut Report<'_>,
-    config: &Config,
-    i: usize,
-    g: &GoldConfig,
-    writer_of: &HashMap<&str, &str>,
-    taken: &mut BTreeSet<String>,
-) {
+fn validate_gold(r: &mut Report<'_>, config: &Config, i: usize, g: &GoldConfig, taken: &mut BTreeSet<String>) {
     use Step::{Index, Key};
     let at = |k| [Key("gold"), Index(i), Key(k)];
     for (key, name) in [("name", g.name.clone()), ("late_table", g.late_table_name())] {
@@ -153,7 +146,7 @@ fn validate_gold(
         }
     }
     let window = match parse_duration_us(&g.window) {
-        Ok(w) if w >= 1_000_000 && w <= 7 * 86_400_000_000 => Some(w),
+        Ok(w) if (1_000_000..=7 * 86_400_000_000).contains(&w) => Some(w),
         Ok(_) => {
             r.add(&at("window"), "window must be between 1s and 7d");
             None
@@ -189,9 +182,6 @@ fn validate_gold(
         r.add(&at("source"), format!("source {:?} is not a declared [[tables]] table", g.source));
         return;
     };
-    if !writer_of.contains_key(source.name.as_str()) {
-        r.add(&at("source"), format!("no pipeline writes table {:?}, so this gold table would stay empty", g.source));
-    }
     let column = |name: &str| {
         source.columns.iter().find(|c| c.name == name).map(|c| c.kind).or_else(|| {
             (source.kafka_columns && KAFKA_COLUMNS.contains(&name)).then_some(match name {

@@ -90,8 +90,9 @@ impl GoldJob {
     /// mistakes in `select` before anything runs, and gives the two tables' schemas.
     pub async fn plan(&self) -> Result<(Schema, Schema), GoldError> {
         let ctx = crate::query::session();
-        let empty = deltalake::datafusion::datasource::MemTable::try_new(self.source_schema.arrow.clone(), vec![vec![]])
-            .map_err(self.sql_err())?;
+        let empty =
+            deltalake::datafusion::datasource::MemTable::try_new(self.source_schema.arrow.clone(), vec![vec![]])
+                .map_err(self.sql_err())?;
         let empty = Arc::new(empty);
         ctx.register_table(sql::ROWS, empty.clone()).map_err(self.sql_err())?;
         ctx.register_table(sql::LATE_ROWS, empty).map_err(self.sql_err())?;
@@ -156,7 +157,9 @@ pub async fn supervise(job: GoldJob, stop: watch::Receiver<bool>) {
     loop {
         match run(&job, stop.clone()).await {
             Ok(()) => return,
-            Err(e) => tracing::error!(gold = %job.name(), error = %e, retry_in_s = backoff.as_secs(), "gold job failed; restarting"),
+            Err(e) => {
+                tracing::error!(gold = %job.name(), error = %e, retry_in_s = backoff.as_secs(), "gold job failed; restarting")
+            }
         }
         let mut stop = stop.clone();
         tokio::select! {
@@ -324,9 +327,10 @@ async fn tick(
                 columns.push(Arc::new(TimestampMicrosecondArray::from(vec![watermark; n]).with_timezone("UTC")));
                 let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
                 fields.push(watermark_field());
-                late_batches.push(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| {
-                    GoldError::Schema { message: format!("late rows of {}: {e}", g.name) }
-                })?);
+                late_batches.push(
+                    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+                        .map_err(|e| GoldError::Schema { message: format!("late rows of {}: {e}", g.name) })?,
+                );
             }
         }
     }

@@ -20,6 +20,8 @@ use super::GoldError;
 fn delta_type(name: &str, t: &Arrow) -> Result<(DataType, Arrow), GoldError> {
     let p = |p: PrimitiveType, a: Arrow| Ok((DataType::Primitive(p), a));
     match t {
+        // Partition columns of a Delta source are read dictionary-encoded.
+        Arrow::Dictionary(_, values) => delta_type(name, values),
         Arrow::Utf8 | Arrow::LargeUtf8 | Arrow::Utf8View => p(PrimitiveType::String, Arrow::Utf8),
         Arrow::Int64 | Arrow::UInt32 | Arrow::UInt64 => p(PrimitiveType::Long, Arrow::Int64),
         Arrow::Int32 | Arrow::UInt16 => p(PrimitiveType::Integer, Arrow::Int32),
@@ -35,9 +37,10 @@ fn delta_type(name: &str, t: &Arrow) -> Result<(DataType, Arrow), GoldError> {
         Arrow::Timestamp(_, None) => p(PrimitiveType::TimestampNtz, Arrow::Timestamp(TimeUnit::Microsecond, None)),
         Arrow::Binary | Arrow::LargeBinary | Arrow::BinaryView => p(PrimitiveType::Binary, Arrow::Binary),
         Arrow::Decimal128(precision, scale) if *precision <= 38 && *scale >= 0 => Ok((
-            DataType::Primitive(PrimitiveType::decimal(*precision, *scale as u8).map_err(|e| GoldError::Schema {
-                message: format!("column {name:?}: {e}"),
-            })?),
+            DataType::Primitive(
+                PrimitiveType::decimal(*precision, *scale as u8)
+                    .map_err(|e| GoldError::Schema { message: format!("column {name:?}: {e}") })?,
+            ),
             t.clone(),
         )),
         other => Err(GoldError::Schema {
@@ -63,7 +66,8 @@ pub async fn ensure_table(root: &Path, relative: &str, name: &str, schema: &Sche
     let err = |e: String| GoldError::Delta { table: name.to_string(), message: e };
     let (fields, _) = stored_schema(schema)?;
     if let Some(table) = crate::lake::open_dir(root, relative).await.map_err(|e| err(e.to_string()))? {
-        let actual: Vec<String> = table.snapshot().map_err(|e| err(e.to_string()))?.schema().fields().map(|f| f.name().to_string()).collect();
+        let actual: Vec<String> =
+            table.snapshot().map_err(|e| err(e.to_string()))?.schema().fields().map(|f| f.name().to_string()).collect();
         let wanted: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
         if actual != wanted {
             return Err(GoldError::Schema {
@@ -81,8 +85,8 @@ pub async fn ensure_table(root: &Path, relative: &str, name: &str, schema: &Sche
     let dir = dir.canonicalize().map_err(|e| err(format!("{}: {e}", dir.display())))?;
     let url = url::Url::from_directory_path(&dir).map_err(|_| err("not an absolute path".into()))?;
     tracing::info!(table = name, path = %dir.display(), "creating gold Delta table");
-    DeltaTable::try_from_url(url)
-        .await
+    deltalake::DeltaTableBuilder::from_url(url)
+        .and_then(|b| b.build())
         .map_err(|e| err(e.to_string()))?
         .create()
         .with_table_name(name)
@@ -95,7 +99,12 @@ pub async fn ensure_table(root: &Path, relative: &str, name: &str, schema: &Sche
 /// Reads a progress marker.
 pub async fn marker(table: &DeltaTable, app_id: &str) -> Result<Option<i64>, GoldError> {
     let err = |e: deltalake::DeltaTableError| GoldError::Delta { table: app_id.to_string(), message: e.to_string() };
-    table.snapshot().map_err(err)?.transaction_version(table.log_store().as_ref(), app_id.to_string()).await.map_err(err)
+    table
+        .snapshot()
+        .map_err(err)?
+        .transaction_version(table.log_store().as_ref(), app_id.to_string())
+        .await
+        .map_err(err)
 }
 
 /// Appends `batches` (cast to the table's stored schema) and sets `markers`, in one commit.

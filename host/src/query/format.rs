@@ -32,9 +32,8 @@ fn cell(array: &ArrayRef, row: usize) -> Value {
         DataType::UInt64 => num!(UInt64Type),
         DataType::Float32 => serde_json::Number::from_f64(array.as_primitive::<Float32Type>().value(row) as f64)
             .map_or(Value::Null, Value::Number),
-        DataType::Float64 => {
-            serde_json::Number::from_f64(array.as_primitive::<Float64Type>().value(row)).map_or(Value::Null, Value::Number)
-        }
+        DataType::Float64 => serde_json::Number::from_f64(array.as_primitive::<Float64Type>().value(row))
+            .map_or(Value::Null, Value::Number),
         DataType::Utf8 => Value::from(array.as_string::<i32>().value(row)),
         DataType::LargeUtf8 => Value::from(array.as_string::<i64>().value(row)),
         DataType::Utf8View => Value::from(array.as_string_view().value(row)),

@@ -16,9 +16,9 @@ use chrono::{DateTime, Utc};
 use deltalake::DeltaTable;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafusion::common::TableReference;
 use deltalake::datafusion::execution::context::SQLOptions;
 use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
-use deltalake::datafusion::common::TableReference;
 
 use crate::lake::{self, CatalogEntry};
 
@@ -121,16 +121,19 @@ async fn open_at(root: &Path, entry: &CatalogEntry, at: At) -> Result<DeltaTable
     match at {
         At::Latest => {}
         At::Version(v) if v > latest => {
-            return Err(QueryError::Invalid(format!("table {name} has no version {v}: its latest version is {latest}")));
+            return Err(QueryError::Invalid(format!(
+                "table {name} has no version {v}: its latest version is {latest}"
+            )));
         }
         At::Version(v) => table.load_version(v).await.map_err(|e| {
             QueryError::Invalid(format!(
                 "table {name}: cannot read version {v} ({e}); old versions disappear after log cleanup"
             ))
         })?,
-        At::Time(ts) => table.load_with_datetime(ts).await.map_err(|e| {
-            QueryError::Invalid(format!("table {name} has no version as of {}: {e}", ts.to_rfc3339()))
-        })?,
+        At::Time(ts) => table
+            .load_with_datetime(ts)
+            .await
+            .map_err(|e| QueryError::Invalid(format!("table {name} has no version as of {}: {e}", ts.to_rfc3339())))?,
     }
     Ok(table)
 }

@@ -60,7 +60,13 @@ impl TableSink {
         let url = url::Url::from_directory_path(&dir)
             .map_err(|_| SinkError::Io { path: dir.display().to_string(), message: "not an absolute path".into() })?;
         let err = delta_err(name);
-        let mut table = DeltaTable::try_from_url(url).await.map_err(&err)?;
+        // A directory without a log is a new table: build it without trying to load a log
+        // (which would only log a spurious error).
+        let mut table = if dir.join("_delta_log").exists() {
+            DeltaTable::try_from_url(url).await.map_err(&err)?
+        } else {
+            deltalake::DeltaTableBuilder::from_url(url).and_then(|b| b.build()).map_err(&err)?
+        };
         if table.version().is_none() {
             tracing::info!(table = name, path = %dir.display(), "creating Delta table");
             table = table
