@@ -92,7 +92,9 @@ fn boundary() {
 
 async fn end_to_end(records: u64) -> (tempfile::TempDir, Config) {
     let topic = "bench-trades".to_string();
-    let broker = EmbeddedBroker::start(std::slice::from_ref(&topic), 3).expect("broker");
+    // Six partitions: the embedded broker keeps ~5 MB per partition, and the whole run is
+    // produced before the pipeline starts.
+    let broker = EmbeddedBroker::start(std::slice::from_ref(&topic), 6).expect("broker");
     let brokers = broker.bootstrap_servers();
     let producer = create_producer(&brokers, &Default::default()).expect("producer");
     let options = ProduceOptions {
@@ -170,7 +172,9 @@ async fn gold_tick(config: Config) {
     let running = tokio::spawn(async move { finlake::gold::run(&job, stop).await });
     let sql = "SELECT count(*) AS windows, CAST(sum(trades) AS BIGINT) AS trades FROM gold_trades_1m";
     let options = finlake::query::QueryOptions::default();
-    let catalog = finlake::lake::catalog(&config);
+    let mut with_gold = config.clone();
+    with_gold.gold.push(g.clone());
+    let catalog = finlake::lake::catalog(&with_gold);
     let root = config.lake.root.clone();
     let history = || async {
         let gold = finlake::lake::open_dir(&root, "gold/gold_trades_1m").await.ok().flatten()?;

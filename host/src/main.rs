@@ -113,6 +113,9 @@ enum Command {
         /// Event-time speed-up: 60 makes a simulated minute pass every second.
         #[arg(long, default_value_t = 1.0)]
         clock_speed: f64,
+        /// Stop after this many seconds (default: run until the count or Ctrl-C).
+        #[arg(long)]
+        duration: Option<u64>,
     },
     /// Poll a real market-data API and produce its data to Kafka until Ctrl-C.
     ///
@@ -327,9 +330,9 @@ fn main() -> std::process::ExitCode {
                 };
                 query_cmd(&config, &sql, version, as_of, format, limit, offset).await
             }
-            Command::Produce { kind, brokers, topic, rate, count, malformed_ratio, seed, clock_speed } => {
+            Command::Produce { kind, brokers, topic, rate, count, malformed_ratio, seed, clock_speed, duration } => {
                 let options = ProduceOptions { kind, topic, rate, count, malformed_ratio, seed, clock_speed };
-                produce_cmd(brokers, options).await
+                produce_cmd(brokers, options, duration.map(Duration::from_secs)).await
             }
             Command::Broker { topics, partitions, address_file } => broker(topics, partitions, address_file).await,
             Command::Fetch { source, brokers, topic, interval, base_url } => {
@@ -441,9 +444,23 @@ async fn query_cmd(
 
 /// A receiver that turns true on Ctrl-C or SIGTERM (for commands that stop cleanly).
 fn stop_on_signal() -> watch::Receiver<bool> {
+    stop_on_signal_or_after(None)
+}
+
+/// Like [`stop_on_signal`], and also once `after` has passed.
+fn stop_on_signal_or_after(after: Option<Duration>) -> watch::Receiver<bool> {
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
-        wait_for_signal().await;
+        let deadline = async {
+            match after {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = wait_for_signal() => {}
+            _ = deadline => {}
+        }
         let _ = stop_tx.send(true);
     });
     stop_rx
@@ -505,7 +522,7 @@ async fn run(config_path: PathBuf, brokers: Option<String>, brokers_file: Option
     Ok(())
 }
 
-async fn produce_cmd(brokers: String, options: ProduceOptions) -> anyhow::Result<()> {
+async fn produce_cmd(brokers: String, options: ProduceOptions, duration: Option<Duration>) -> anyhow::Result<()> {
     if options.rate.is_nan() || options.rate <= 0.0 {
         bail!("--rate must be positive");
     }
@@ -513,7 +530,7 @@ async fn produce_cmd(brokers: String, options: ProduceOptions) -> anyhow::Result
         bail!("--clock-speed must be in (0, 1000000]");
     }
     let producer = create_producer(&brokers, &Default::default())?;
-    let stop_rx = stop_on_signal();
+    let stop_rx = stop_on_signal_or_after(duration);
     let started = std::time::Instant::now();
     let total = options.count;
     let sent = produce(&producer, &options, stop_rx, |n| {

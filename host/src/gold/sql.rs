@@ -50,3 +50,26 @@ pub fn max_event_time(g: &GoldConfig) -> String {
 pub fn floor(t: i64, window_us: i64) -> i64 {
     t.div_euclid(window_us) * window_us
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_epoch_aligned_and_grouped() {
+        assert_eq!(floor(125_000_000, 60_000_000), 120_000_000);
+        assert_eq!(floor(-1, 60_000_000), -60_000_000);
+        let text = r#"
+            name = "g"
+            source = "s"
+            window = "1m"
+            group_by = ["symbol"]
+            select = ["count(*) AS n"]
+        "#;
+        let g: GoldConfig = toml::from_str(text).unwrap();
+        let sql = windows(&g);
+        assert!(sql.contains("date_bin(INTERVAL '60000 milliseconds', \"event_time\") AS window_start"), "{sql}");
+        assert!(sql.contains("GROUP BY \"symbol\", window_start"), "{sql}");
+        assert!(sql.starts_with("SELECT \"symbol\", window_start, window_start + INTERVAL"), "{sql}");
+    }
+}

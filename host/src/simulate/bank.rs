@@ -49,6 +49,9 @@ pub struct BankGenerator {
     /// Records already decided (bursts, travel pairs) waiting to be emitted.
     queue: VecDeque<(String, String)>,
     next_id: u64,
+    /// Derived from the seed: transaction ids of different runs never collide (silver
+    /// deduplicates on txn_id), the same seed reproduces the same ids.
+    run: u32,
 }
 
 impl BankGenerator {
@@ -66,7 +69,15 @@ impl BankGenerator {
                 ],
             })
             .collect();
-        BankGenerator { rng, accounts, fraud_ratio, malformed_ratio, queue: VecDeque::new(), next_id: 1 }
+        BankGenerator {
+            rng,
+            accounts,
+            fraud_ratio,
+            malformed_ratio,
+            queue: VecDeque::new(),
+            next_id: 1,
+            run: (seed as u32) ^ ((seed >> 32) as u32),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -81,11 +92,11 @@ impl BankGenerator {
     ) -> (String, String) {
         let acc = &self.accounts[a];
         let (name, country, lat, lon) = CITIES[city];
-        let id = self.next_id;
+        let (id, run) = (self.next_id, self.run);
         self.next_id += 1;
         let amount = (amount * 100.0).round() / 100.0;
         let value = format!(
-            r#"{{"txn_id":"TX{id:010}","account":"{}","amount":{amount},"currency":"{}","merchant_category":"{category}","city":"{name}","country":"{country}","lat":{lat},"lon":{lon},"ts":{ts},"is_fraud":{},"fraud_pattern":{}}}"#,
+            r#"{{"txn_id":"TX{run:08x}-{id:010}","account":"{}","amount":{amount},"currency":"{}","merchant_category":"{category}","city":"{name}","country":"{country}","lat":{lat},"lon":{lon},"ts":{ts},"is_fraud":{},"fraud_pattern":{}}}"#,
             acc.id,
             CURRENCY[city],
             pattern.is_some(),
