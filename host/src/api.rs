@@ -62,6 +62,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/api/health", get(health))
         .route("/api/pipelines", get(pipelines))
+        .route("/api/plugins", get(plugins))
         .route("/api/tables", get(tables))
         .route("/api/tables/{name}/history", get(table_history))
         .route("/api/query", axum::routing::post(query))
@@ -82,6 +83,12 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
 
 async fn pipelines(State(state): State<AppState>) -> Json<Vec<PipelineSnapshot>> {
     Json(state.registry.snapshots())
+}
+
+/// Every stage's plugin (name, version, sha256, loaded at) and its calls (count, errors, p50/p99
+/// time per batch).
+async fn plugins(State(state): State<AppState>) -> Json<Vec<crate::pipeline::StageSnapshot>> {
+    Json(state.registry.stage_snapshots())
 }
 
 async fn tables(State(state): State<AppState>) -> Result<Json<Vec<TableInfo>>, AppError> {
@@ -196,6 +203,10 @@ mod tests {
         let stats = registry.register("p1");
         stats.add(&stats.records_in, 5, "finlake_records_in_total");
         stats.table_committed("bronze", 5, 3);
+        stats.stage_loaded("normalize", "normalize-trade", "0.1.0", "abc123");
+        for ms in [1, 2, 3, 40] {
+            stats.stage_called("normalize", std::time::Duration::from_millis(ms), usize::from(ms == 40));
+        }
         AppState {
             registry,
             metrics,
@@ -227,6 +238,12 @@ mod tests {
         assert_eq!(body[0]["name"], "p1");
         assert_eq!(body[0]["records_in"], 5);
         assert_eq!(body[0]["tables"]["bronze"]["last_version"], 3);
+        let (s, body) = get_json("/api/plugins").await;
+        assert_eq!(s, StatusCode::OK);
+        let stage = &body[0];
+        assert_eq!((stage["pipeline"].as_str(), stage["plugin"].as_str()), (Some("p1"), Some("normalize-trade")));
+        assert_eq!((stage["calls"].as_u64(), stage["errors"].as_u64()), (Some(4), Some(1)));
+        assert_eq!((stage["p50_ms"].as_f64(), stage["p99_ms"].as_f64()), (Some(3.0), Some(40.0)));
     }
 
     #[tokio::test]

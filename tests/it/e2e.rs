@@ -110,6 +110,10 @@ async fn valid_records_reach_silver_malformed_ones_the_dead_letters_exactly_once
     assert_eq!(first["operation"], "WRITE");
     assert_eq!(first["finlake.pipeline"], "stock-trades");
     assert_eq!(first["finlake.plugins"][1]["plugin"], "normalize-trade");
+    let plugins: serde_json::Value = reqwest::get(format!("{api}/api/plugins")).await.unwrap().json_value().await;
+    let normalize = plugins.as_array().unwrap().iter().find(|p| p["plugin"] == "normalize-trade").unwrap();
+    assert!(normalize["calls"].as_u64().unwrap() > 0 && normalize["p99_ms"].as_f64().is_some(), "{normalize}");
+    assert_eq!(normalize["errors"], 0);
     service.shutdown().await;
     assert_eq!(final_check(&lake, 330).await, (300, 30));
     assert_eq!(snapshot[0].records_in, 330);

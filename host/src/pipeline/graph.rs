@@ -63,6 +63,9 @@ pub struct Failure {
 pub struct GraphOutput {
     pub rows: Vec<TableRow>,
     pub failures: Vec<Failure>,
+    /// Per stage that ran: its id, the time its calls took (isolation retries included), and
+    /// how many records failed in it other than by rejection (trap, timeout, memory).
+    pub calls: Vec<(String, std::time::Duration, usize)>,
 }
 
 pub struct Graph {
@@ -118,7 +121,10 @@ impl Graph {
                 (batch, &identity)
             };
             let mut emitted = Vec::new();
+            let (started, failed_before) = (std::time::Instant::now(), output.failures.len());
             call_isolating(&mut self.stages[s], input, origins, &mut emitted, &mut output.failures)?;
+            let errors = output.failures[failed_before..].iter().filter(|f| f.kind != "rejected").count();
+            output.calls.push((self.stages[s].id.clone(), started.elapsed(), errors));
             for (origin, out_name, json) in emitted {
                 match self.stages[s].targets.get(&out_name) {
                     Some(Target::Table(t)) => output.rows.push(TableRow { table: t.clone(), input: origin, json }),

@@ -5,7 +5,7 @@ pub mod runner;
 pub mod stats;
 
 pub use runner::{PipelineContext, PipelineError, run_pipeline, start_stages};
-pub use stats::{PipelineSnapshot, PipelineState, PipelineStats, Registry};
+pub use stats::{PipelineSnapshot, PipelineState, PipelineStats, Registry, StageSnapshot};
 
 use std::time::Duration;
 

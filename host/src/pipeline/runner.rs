@@ -133,6 +133,9 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
     consumer.subscribe(&[&p.topic])?;
     stats.set_state(PipelineState::Running);
 
+    for (stage, pl) in graph.plugins() {
+        stats.stage_loaded(stage, &pl.name, &pl.version, &pl.sha256);
+    }
     let plugin_meta = serde_json::Value::Array(
         graph
             .plugins()
@@ -159,6 +162,9 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
             stats.add(&stats.records_in, n, "finlake_records_in_total");
             stats.add(&stats.batches, 1, "finlake_batches_total");
             let output = tokio::task::block_in_place(|| graph.run(&batch))?;
+            for (stage, took, errors) in &output.calls {
+                stats.stage_called(stage, *took, *errors);
+            }
             let mut rows_out = 0u64;
             let mut duplicates = 0u64;
             let mut dead = Vec::new();

@@ -37,7 +37,39 @@ pub struct PipelineStats {
     pub commits: AtomicU64,
     tables: Mutex<BTreeMap<String, TableStats>>,
     last_error: Mutex<Option<String>>,
+    stages: Mutex<BTreeMap<String, StageCalls>>,
 }
+
+/// One stage's plugin and its calls, as `GET /api/plugins` shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageSnapshot {
+    pub pipeline: String,
+    pub stage: String,
+    pub plugin: String,
+    pub version: String,
+    pub sha256: String,
+    pub loaded_at: String,
+    /// Batches the stage processed.
+    pub calls: u64,
+    /// Records that failed in the plugin (trap, timeout, memory), not counting rejections.
+    pub errors: u64,
+    /// Time per batch over the last 1024 batches.
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+#[derive(Debug, Default)]
+struct StageCalls {
+    plugin: String,
+    version: String,
+    sha256: String,
+    loaded_at: String,
+    calls: u64,
+    errors: u64,
+    recent_us: std::collections::VecDeque<u64>,
+}
+
+const RECENT_CALLS: usize = 1024;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PipelineSnapshot {
@@ -69,7 +101,59 @@ impl PipelineStats {
             commits: AtomicU64::new(0),
             tables: Mutex::new(BTreeMap::new()),
             last_error: Mutex::new(None),
+            stages: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// A stage (re)started with this plugin.
+    pub fn stage_loaded(&self, stage: &str, plugin: &str, version: &str, sha256: &str) {
+        let mut stages = self.stages.lock().unwrap_or_else(|e| e.into_inner());
+        let s = stages.entry(stage.to_string()).or_default();
+        s.plugin = plugin.to_string();
+        s.version = version.to_string();
+        s.sha256 = sha256.to_string();
+        s.loaded_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    }
+
+    /// A stage processed one batch in `took`, with `errors` records failing in the plugin.
+    pub fn stage_called(&self, stage: &str, took: std::time::Duration, errors: usize) {
+        let mut stages = self.stages.lock().unwrap_or_else(|e| e.into_inner());
+        let s = stages.entry(stage.to_string()).or_default();
+        s.calls += 1;
+        s.errors += errors as u64;
+        if s.recent_us.len() == RECENT_CALLS {
+            s.recent_us.pop_front();
+        }
+        s.recent_us.push_back(took.as_micros() as u64);
+        metrics::histogram!("finlake_stage_batch_seconds", "pipeline" => self.name.clone(), "stage" => stage.to_string())
+            .record(took.as_secs_f64());
+    }
+
+    pub fn stage_snapshots(&self) -> Vec<StageSnapshot> {
+        let stages = self.stages.lock().unwrap_or_else(|e| e.into_inner());
+        stages
+            .iter()
+            .map(|(stage, s)| {
+                let mut sorted: Vec<u64> = s.recent_us.iter().copied().collect();
+                sorted.sort_unstable();
+                let pct = |p: f64| {
+                    (!sorted.is_empty())
+                        .then(|| sorted[((sorted.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0)
+                };
+                StageSnapshot {
+                    pipeline: self.name.clone(),
+                    stage: stage.clone(),
+                    plugin: s.plugin.clone(),
+                    version: s.version.clone(),
+                    sha256: s.sha256.clone(),
+                    loaded_at: s.loaded_at.clone(),
+                    calls: s.calls,
+                    errors: s.errors,
+                    p50_ms: pct(0.5),
+                    p99_ms: pct(0.99),
+                }
+            })
+            .collect()
     }
 
     pub fn set_state(&self, state: PipelineState) {
@@ -138,5 +222,10 @@ impl Registry {
 
     pub fn snapshots(&self) -> Vec<PipelineSnapshot> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).values().map(|s| s.snapshot()).collect()
+    }
+
+    /// Every stage of every pipeline, with its plugin and call statistics.
+    pub fn stage_snapshots(&self) -> Vec<StageSnapshot> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).values().flat_map(|s| s.stage_snapshots()).collect()
     }
 }
