@@ -113,3 +113,17 @@ pub fn assert_exactly_once(name: &str, rows: &BTreeMap<(i32, i64), usize>) {
     let dups: Vec<_> = rows.iter().filter(|(_, n)| **n > 1).take(5).collect();
     assert!(dups.is_empty(), "{name}: (partition, offset) written more than once: {dups:?}");
 }
+
+/// Produces `options.count` simulated records in the background (at `options.rate`); the task
+/// answers how many were acknowledged.
+pub fn produce_in_background(
+    brokers: &str,
+    options: finlake::kafka::producer::ProduceOptions,
+) -> tokio::task::JoinHandle<Result<u64, finlake::kafka::KafkaError>> {
+    let producer = finlake::kafka::producer::create_producer(brokers, &Default::default()).unwrap();
+    tokio::spawn(async move {
+        // Never stopped early: the run ends at the count.
+        let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        finlake::kafka::producer::produce(&producer, &options, stop_rx, |_| {}).await
+    })
+}

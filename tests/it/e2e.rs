@@ -9,7 +9,7 @@ use rdkafka::producer::FutureRecord;
 
 use finlake::config::Config;
 use finlake::kafka::EmbeddedBroker;
-use finlake::kafka::producer::{ProduceOptions, create_producer, produce};
+use finlake::kafka::producer::{ProduceOptions, create_producer};
 use finlake::service::Service;
 use finlake::simulate::Kind;
 
@@ -204,7 +204,6 @@ async fn kill_minus_nine_and_restart_keeps_exactly_once() {
 
     // Produce continuously in the background while the pipeline is killed and restarted.
     let total = 6000u64;
-    let producer = create_producer(&brokers, &Default::default()).unwrap();
     let options = ProduceOptions {
         kind: Kind::Trades,
         topic: topic.clone(),
@@ -214,8 +213,7 @@ async fn kill_minus_nine_and_restart_keeps_exactly_once() {
         seed: 7,
         clock_speed: 1.0,
     };
-    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let producing = tokio::spawn(async move { produce(&producer, &options, stop_rx, |_| {}).await });
+    let producing = produce_in_background(&brokers, options);
 
     let mut run = start_run(dir.path(), &brokers, 0);
     for round in 1..=2 {

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use finlake::config::Config;
 use finlake::kafka::EmbeddedBroker;
-use finlake::kafka::producer::{ProduceOptions, create_producer, produce};
+use finlake::kafka::producer::{ProduceOptions, create_producer};
 use finlake::query::{self, QueryOptions, format::json_rows};
 use finlake::service::Service;
 use finlake::simulate::Kind;
@@ -183,7 +183,6 @@ async fn gold_stays_exact_through_crashes_under_load() {
     // Two simulated minutes per second: windows close (and rows arrive late across partitions)
     // all the time while the service is killed twice.
     let total = 4000u64;
-    let producer = create_producer(&brokers, &Default::default()).unwrap();
     let options = ProduceOptions {
         kind: Kind::Trades,
         topic: topic.clone(),
@@ -193,8 +192,7 @@ async fn gold_stays_exact_through_crashes_under_load() {
         seed: 11,
         clock_speed: 120.0,
     };
-    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let producing = tokio::spawn(async move { produce(&producer, &options, stop_rx, |_| {}).await });
+    let producing = produce_in_background(&brokers, options);
     for pause in [3500, 2500] {
         let service = Service::start(config.clone(), brokers.clone()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(pause)).await;

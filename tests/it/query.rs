@@ -98,11 +98,12 @@ async fn shipped_queries_time_travel_and_errors_over_a_simulated_lake() {
     )
     .await
     .unwrap();
-    // Just before version 2 was committed, the table was at version 1.
-    let v2 = history.iter().find(|h| h["version"] == 2).expect("version 2 in the history");
-    let v2_ms = v2["timestamp"].as_i64().unwrap();
-    let as_of = QueryOptions { as_of: chrono::DateTime::from_timestamp_millis(v2_ms - 1), ..QueryOptions::default() };
-    assert_eq!(count(&config, "SELECT count(*) FROM silver_trades", &as_of).await, old, "as of just before version 2");
+    // Between the commits of versions 1 and 2 (flushes are >= 500 ms apart), the table was at
+    // version 1.
+    let at = |v: u64| history.iter().find(|h| h["version"] == v).and_then(|h| h["timestamp"].as_i64()).unwrap();
+    let between = (at(1) + at(2)) / 2;
+    let as_of = QueryOptions { as_of: chrono::DateTime::from_timestamp_millis(between), ..QueryOptions::default() };
+    assert_eq!(count(&config, "SELECT count(*) FROM silver_trades", &as_of).await, old, "as of between v1 and v2");
 
     // Errors a person can act on.
     let invalid = |r: Result<query::QueryOutput, QueryError>| match r {
