@@ -20,6 +20,19 @@ for crate in normalize-trade passthrough chaos; do
   cp "$FINLAKE_PLUGINS_TARGET/wasm32-wasip2/release/${crate//-/_}.wasm" "$DIST/$crate.wasm"
   report "$crate" "rust"
 done
+# Extra builds of chaos with other declared versions (hot-swap tests): v2 and v3 tag their rows
+# with their version; "broken" traps on every record (a release the host must refuse). Each has
+# its own target dir, so re-runs are no-ops.
+for variant in 2.0.0 3.0.0 broken; do
+  case "$variant" in
+    broken) envs=(CHAOS_VERSION=9.9.9-broken CHAOS_BROKEN=1) ;;
+    *) envs=(CHAOS_VERSION="$variant") ;;
+  esac
+  (cd "$ROOT/plugins" && env "${envs[@]}" CARGO_TARGET_DIR="$FINLAKE_PLUGINS_TARGET/chaos-$variant" \
+    cargo build --release --target wasm32-wasip2 --quiet -p chaos)
+  cp "$FINLAKE_PLUGINS_TARGET/chaos-$variant/wasm32-wasip2/release/chaos.wasm" "$DIST/chaos-$variant.wasm"
+  report "chaos-$variant" "rust (variant)"
+done
 
 # inputs_hash TOOL_VERSION FILE... : a key for the build cache
 inputs_hash() { { echo "$1"; shift; cat "$ROOT"/wit/*.wit "$@"; } | sha256sum | cut -c1-32; }

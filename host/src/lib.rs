@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod config;
+pub mod control;
 pub mod gold;
 pub mod kafka;
 pub mod lake;

@@ -8,8 +8,9 @@ use tokio::task::JoinSet;
 
 use crate::api::{AppState, app, metrics_handle};
 use crate::config::Config;
+use crate::control::ControlPlane;
 use crate::kafka::producer::{ProduceOptions, create_producer, produce};
-use crate::pipeline::{PipelineContext, Registry, supervise};
+use crate::pipeline::Registry;
 use crate::plugin::{PluginError, PluginRuntime};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,20 +26,26 @@ pub enum ServiceError {
 /// A running FinLake: stop it with [`Service::shutdown`], which flushes and commits.
 pub struct Service {
     pub registry: Registry,
+    /// Pipelines, gold jobs, and changing them while they run.
+    pub control: Arc<ControlPlane>,
     pub api_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
-    pipelines: JoinSet<()>,
     helpers: JoinSet<()>,
 }
 
 impl Service {
-    /// Starts every pipeline, the simulator (if enabled) and the API, against `brokers`.
+    /// Starts every pipeline, the simulator (if enabled) and the API, against `brokers`; watches
+    /// the plugins directory and (for a config loaded from a file) the config file.
     pub async fn start(config: Config, brokers: String) -> Result<Service, ServiceError> {
-        let config = Arc::new(config);
+        let text = match &config.source {
+            Some(path) => std::fs::read_to_string(path).unwrap_or_default(),
+            None => toml::to_string(&config).unwrap_or_default(),
+        };
         let runtime = Arc::new(PluginRuntime::new(&config.plugins.cache_dir)?);
-        let registry = Registry::default();
+        let control = ControlPlane::new(config.clone(), text, brokers.clone(), runtime);
+        let registry = control.registry.clone();
+        let config = Arc::new(config);
         let (stop, stop_rx) = watch::channel(false);
-        let mut pipelines = JoinSet::new();
         let mut helpers = JoinSet::new();
 
         let api_addr = if config.api.enabled {
@@ -46,13 +53,7 @@ impl Service {
             let listener =
                 tokio::net::TcpListener::bind(&addr).await.map_err(|source| ServiceError::Listen { addr, source })?;
             let local = listener.local_addr().ok();
-            let state = AppState {
-                registry: registry.clone(),
-                metrics: metrics_handle(),
-                started: std::time::Instant::now(),
-                catalog: Arc::new(crate::lake::catalog(&config)),
-                lake_root: config.lake.root.clone(),
-            };
+            let state = AppState::new(control.clone(), metrics_handle(), local);
             let mut stop_api = stop_rx.clone();
             helpers.spawn(async move {
                 let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
@@ -67,20 +68,7 @@ impl Service {
             None
         };
 
-        for pipeline in &config.pipelines {
-            let ctx = PipelineContext {
-                config: config.clone(),
-                pipeline: pipeline.clone(),
-                brokers: brokers.clone(),
-                runtime: runtime.clone(),
-                stats: registry.register(&pipeline.name),
-            };
-            pipelines.spawn(supervise(ctx, stop_rx.clone()));
-        }
-
-        for job in crate::gold::GoldJob::all(&config) {
-            helpers.spawn(crate::gold::supervise(job, stop_rx.clone()));
-        }
+        control.start(true).await;
 
         if let Some(sim) = config.simulator() {
             let seed = sim.seed.unwrap_or_else(rand::random);
@@ -105,21 +93,20 @@ impl Service {
                 });
             }
         }
-        Ok(Service { registry, api_addr, stop, pipelines, helpers })
+        Ok(Service { registry, control, api_addr, stop, helpers })
     }
 
     /// Signals every task to stop, waits for pipelines to flush and commit, then for helpers.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        while self.pipelines.join_next().await.is_some() {}
+        self.control.shutdown().await;
         while self.helpers.join_next().await.is_some() {}
     }
 
     /// Stops without flushing: pipelines are dropped mid-flight, as in a crash.
     pub async fn abort(mut self) {
-        self.pipelines.abort_all();
+        self.control.abort().await;
         self.helpers.abort_all();
-        while self.pipelines.join_next().await.is_some() {}
         while self.helpers.join_next().await.is_some() {}
     }
 }

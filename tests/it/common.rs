@@ -127,3 +127,65 @@ pub fn produce_in_background(
         finlake::kafka::producer::produce(&producer, &options, stop_rx, |_| {}).await
     })
 }
+
+/// Produces `values` (key `k<i>`) to `topic` and waits for every acknowledgement.
+pub async fn produce_values(brokers: &str, topic: &str, values: &[String]) {
+    use rdkafka::producer::FutureRecord;
+    let producer = finlake::kafka::producer::create_producer(brokers, &Default::default()).unwrap();
+    for (i, v) in values.iter().enumerate() {
+        let key = format!("k{i}");
+        producer
+            .send(FutureRecord::to(topic).key(&key).payload(v), Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+}
+
+/// A config with one pipeline `p`: `topic` → plugin `chaos` (stage config `stage_config`, a TOML
+/// inline table) → table `tagged` (value, tag, version), dead letters in `dead_letters`; plugins
+/// from `plugins_dir`, the lake under `dir/lake`. Written to `dir/pipelines.toml`.
+pub fn chaos_config(dir: &Path, plugins_dir: &Path, topic: &str, stage_config: &str) -> String {
+    let text = format!(
+        r#"[kafka]
+brokers = "set-by-test:9092"
+
+[api]
+listen = "127.0.0.1:0"
+
+[plugins]
+dir = "{plugins}"
+cache_dir = "{cache}"
+timeout_ms = 1000
+
+[lake]
+root = "{lake}"
+
+[[tables]]
+name = "tagged"
+columns = [
+  {{ name = "value", type = "string", nullable = false }},
+  {{ name = "tag", type = "string" }},
+  {{ name = "version", type = "string" }},
+]
+
+[[pipelines]]
+name = "p"
+topic = "{topic}"
+dead_letter_table = "dead_letters"
+pause_after_failed_batches = 2
+batch = {{ max_records = 50, max_wait_ms = 50 }}
+flush = {{ max_latency_ms = 300 }}
+
+[[pipelines.stages]]
+plugin = "chaos"
+config = {stage_config}
+outputs = {{ out = "tagged" }}
+"#,
+        plugins = plugins_dir.display(),
+        cache = shared_cache_dir().display(),
+        lake = dir.join("lake").display(),
+    );
+    std::fs::write(dir.join("pipelines.toml"), &text).unwrap();
+    text
+}

@@ -6,3 +6,4 @@ mod gold;
 mod languages;
 mod plugins;
 mod query;
+mod swap;

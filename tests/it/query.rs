@@ -133,13 +133,9 @@ async fn shipped_queries_time_travel_and_errors_over_a_simulated_lake() {
     assert!(json_rows(&first.batches)[6]["trade_id"].as_str() < json_rows(&second.batches)[0]["trade_id"].as_str());
 
     // The API: JSON in, JSON rows out; bad requests are 400 with the message.
-    let state = finlake::api::AppState {
-        registry: Default::default(),
-        catalog: std::sync::Arc::new(finlake::lake::catalog(&config)),
-        lake_root: config.lake.root.clone(),
-        metrics: None,
-        started: std::time::Instant::now(),
-    };
+    let runtime = std::sync::Arc::new(finlake::plugin::PluginRuntime::new(&config.plugins.cache_dir).unwrap());
+    let control = finlake::control::ControlPlane::new(config.clone(), String::new(), "unused:9092".into(), runtime);
+    let state = finlake::api::AppState::new(control, None, None);
     let post = |body: String| {
         let app = finlake::api::app(state.clone());
         async move {

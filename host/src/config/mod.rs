@@ -41,6 +41,9 @@ pub struct Config {
     /// Window aggregations over silver tables (gold layer).
     #[serde(default)]
     pub gold: Vec<GoldConfig>,
+    /// The file this config was loaded from (watched for live changes by `finlake run`).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 /// Where records come from.
@@ -83,13 +86,20 @@ impl KafkaConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
     pub enabled: bool,
-    /// Listen address; keep it on loopback unless you put auth in front.
+    /// Listen address. On loopback (the default) changes need no token; on any other address
+    /// every mutating endpoint requires `Authorization: Bearer <token>`.
     pub listen: String,
+    /// Bearer token for mutating endpoints (plugin upload and rollback, config writes, resume,
+    /// dead-letter replay). The environment variable `FINLAKE_API_TOKEN` overrides it. When
+    /// set, it is required on loopback too.
+    pub token: Option<String>,
+    /// Largest accepted upload (a plugin component), in MiB.
+    pub max_upload_mb: u64,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { enabled: true, listen: "127.0.0.1:8080".into() }
+        ApiConfig { enabled: true, listen: "127.0.0.1:8080".into(), token: None, max_upload_mb: 64 }
     }
 }
 
@@ -253,7 +263,15 @@ pub struct PipelineConfig {
     pub batch: BatchConfig,
     #[serde(default)]
     pub flush: FlushConfig,
+    /// Attempts at a batch every record of which fails in one stage (a broken plugin rather than
+    /// poison records) before the pipeline pauses, holding that batch, until resumed.
+    #[serde(default = "default_pause_after")]
+    pub pause_after_failed_batches: u32,
     pub stages: Vec<StageConfig>,
+}
+
+fn default_pause_after() -> u32 {
+    3
 }
 
 /// How records are grouped for one plugin call.
@@ -340,9 +358,18 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        let mut config = Config::parse_and_validate(&text, &path.display().to_string())?;
-        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        config.resolve_paths(base);
+        Config::from_text(&text, &path.display().to_string(), Some(path))
+    }
+
+    /// Parses and validates `text`; with `path`, relative paths in it are resolved against the
+    /// file's directory and the config remembers where it came from.
+    pub fn from_text(text: &str, origin: &str, path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = Config::parse_and_validate(text, origin)?;
+        if let Some(path) = path {
+            let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            config.resolve_paths(base);
+            config.source = Some(path.to_path_buf());
+        }
         Ok(config)
     }
 

@@ -70,7 +70,7 @@ impl GoldJob {
         config.gold.iter().filter_map(|g| GoldJob::new(config, g)).collect()
     }
 
-    fn name(&self) -> &str {
+    pub fn name(&self) -> &str {
         &self.config.name
     }
 

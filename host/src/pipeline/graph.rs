@@ -1,7 +1,10 @@
 //! The stages of a pipeline as a graph, and running one Kafka batch through it.
 //!
 //! A failing plugin call (trap, timeout, memory, error) is retried on halves of the batch until
-//! the records that cause it are isolated; those become dead letters, the rest go on.
+//! the records that cause it are isolated; those become dead letters, the rest go on. A stage
+//! that fails *every* record of a batch is not a poison record but a broken plugin (or a broken
+//! dependency): the graph reports a [`WholeBatchFailure`] instead, and the runner holds the
+//! batch rather than dead-lettering all of it.
 
 use std::collections::BTreeMap;
 
@@ -35,7 +38,8 @@ impl Stage {
     pub fn process_isolated(&mut self, batch: &Batch) -> Result<(Vec<Emitted>, Vec<Failure>), PluginError> {
         let origins: Vec<usize> = (0..batch.len()).collect();
         let (mut rows, mut failures) = (Vec::new(), Vec::new());
-        call_isolating(self, batch, &origins, &mut rows, &mut failures)?;
+        let mut tries = Tries::unlimited();
+        call_isolating(self, batch, &origins, &mut rows, &mut failures, &mut tries).map_err(Abort::into_error)?;
         Ok((rows, failures))
     }
 }
@@ -57,6 +61,21 @@ pub struct Failure {
     pub plugin_version: String,
     pub kind: String,
     pub reason: String,
+    /// What the failing step received: the Kafka record's value for a stage fed from the
+    /// topic, the upstream plugin's row for a downstream stage. Replay feeds it back there.
+    pub value: Vec<u8>,
+}
+
+/// A stage failed every record of a batch it was given (two or more records), or kept failing
+/// without a single success while isolating: the plugin is broken, not the records.
+#[derive(Debug, Clone)]
+pub struct WholeBatchFailure {
+    pub stage: String,
+    pub plugin: String,
+    pub plugin_version: String,
+    pub kind: String,
+    pub reason: String,
+    pub records: usize,
 }
 
 #[derive(Debug, Default)]
@@ -66,6 +85,9 @@ pub struct GraphOutput {
     /// Per stage that ran: its id, the time its calls took (isolation retries included), and
     /// how many records failed in it other than by rejection (trap, timeout, memory).
     pub calls: Vec<(String, std::time::Duration, usize)>,
+    /// Set when a stage failed the whole batch; `rows` and `failures` are then incomplete and
+    /// must not be written.
+    pub whole_batch: Option<WholeBatchFailure>,
 }
 
 pub struct Graph {
@@ -102,6 +124,22 @@ impl Graph {
     /// Runs a Kafka batch through every stage. Only a broken plugin (one that cannot even be
     /// re-instantiated) is an error; record-level failures are returned as [`Failure`]s.
     pub fn run(&mut self, batch: &Batch) -> Result<GraphOutput, PluginError> {
+        self.run_from(None, batch)
+    }
+
+    /// Ids of the stages fed straight from the topic.
+    pub fn entry_stages(&self) -> Vec<String> {
+        self.stages.iter().filter(|s| !s.fed).map(|s| s.id.clone()).collect()
+    }
+
+    /// Index of the stage with this id.
+    pub fn stage_index(&self, id: &str) -> Option<usize> {
+        self.stages.iter().position(|s| s.id == id)
+    }
+
+    /// Like [`Graph::run`], but with `start = Some(i)` the batch is the input of stage `i` only
+    /// (and what it emits flows on as usual): used to replay dead letters from where they failed.
+    pub fn run_from(&mut self, start: Option<usize>, batch: &Batch) -> Result<GraphOutput, PluginError> {
         let n = batch.len();
         let mut output = GraphOutput::default();
         // Input of each fed stage: (batch, origin index in the Kafka batch per record).
@@ -109,7 +147,10 @@ impl Graph {
         let identity: Vec<usize> = (0..n).collect();
         for &s in &self.order.clone() {
             let fed_input;
-            let (input, origins): (&Batch, &[usize]) = if self.stages[s].fed {
+            let seeded = start == Some(s);
+            let (input, origins): (&Batch, &[usize]) = if seeded || (start.is_none() && !self.stages[s].fed) {
+                (batch, &identity)
+            } else {
                 match pending[s].take() {
                     Some((b, o)) if !b.is_empty() => {
                         fed_input = (b.finish(), o);
@@ -117,14 +158,29 @@ impl Graph {
                     }
                     _ => continue,
                 }
-            } else {
-                (batch, &identity)
             };
             let mut emitted = Vec::new();
             let (started, failed_before) = (std::time::Instant::now(), output.failures.len());
-            call_isolating(&mut self.stages[s], input, origins, &mut emitted, &mut output.failures)?;
+            let mut tries = Tries::for_batch(input.len());
+            let outcome =
+                call_isolating(&mut self.stages[s], input, origins, &mut emitted, &mut output.failures, &mut tries);
             let errors = output.failures[failed_before..].iter().filter(|f| f.kind != "rejected").count();
             output.calls.push((self.stages[s].id.clone(), started.elapsed(), errors));
+            let every_record_failed = input.len() >= 2 && errors == input.len();
+            match outcome {
+                Err(Abort::Fatal(e)) => return Err(e),
+                Err(Abort::GaveUp(e)) => {
+                    output.whole_batch = Some(self.whole_batch(s, e.kind(), e.to_string(), input.len()));
+                    return Ok(output);
+                }
+                Ok(()) if every_record_failed => {
+                    let last = &output.failures[output.failures.len() - 1];
+                    output.whole_batch =
+                        Some(self.whole_batch(s, &last.kind.clone(), last.reason.clone(), input.len()));
+                    return Ok(output);
+                }
+                Ok(()) => {}
+            }
             for (origin, out_name, json) in emitted {
                 match self.stages[s].targets.get(&out_name) {
                     Some(Target::Table(t)) => output.rows.push(TableRow { table: t.clone(), input: origin, json }),
@@ -152,12 +208,25 @@ impl Graph {
                             reason: format!(
                                 "plugin emitted to output {out_name:?}, which the stage's outputs do not map"
                             ),
+                            value: json,
                         });
                     }
                 }
             }
         }
         Ok(output)
+    }
+
+    fn whole_batch(&self, s: usize, kind: &str, reason: String, records: usize) -> WholeBatchFailure {
+        let stage = &self.stages[s];
+        WholeBatchFailure {
+            stage: stage.id.clone(),
+            plugin: stage.instance.plugin().name.clone(),
+            plugin_version: stage.instance.plugin().version.clone(),
+            kind: kind.to_string(),
+            reason,
+            records,
+        }
     }
 }
 
@@ -203,13 +272,53 @@ fn topological(stages: &[Stage]) -> Vec<usize> {
 /// A row a plugin emitted: (input index, output name, JSON).
 pub type Emitted = (usize, String, Vec<u8>);
 
+/// Why isolating stopped early.
+enum Abort {
+    /// The plugin cannot even be instantiated: the pipeline cannot go on.
+    Fatal(PluginError),
+    /// Many calls in a row failed and none succeeded: every record fails, isolating them one by
+    /// one would only take long (a looping plugin costs its time limit per call).
+    GaveUp(PluginError),
+}
+
+impl Abort {
+    fn into_error(self) -> PluginError {
+        match self {
+            Abort::Fatal(e) | Abort::GaveUp(e) => e,
+        }
+    }
+}
+
+/// Counts plugin calls while isolating a batch.
+struct Tries {
+    failed: usize,
+    succeeded: usize,
+    /// Failed calls without any success after which isolation gives up.
+    give_up_after: usize,
+}
+
+impl Tries {
+    /// Isolating one poison record among n takes about log2(n) + 2 failing calls before the
+    /// first success; twice that, plus a margin, without a success means the plugin fails
+    /// everything.
+    fn for_batch(n: usize) -> Tries {
+        let log2 = usize::BITS as usize - n.max(1).leading_zeros() as usize;
+        Tries { failed: 0, succeeded: 0, give_up_after: 2 * log2 + 4 }
+    }
+
+    fn unlimited() -> Tries {
+        Tries { failed: 0, succeeded: 0, give_up_after: usize::MAX }
+    }
+}
+
 fn call_isolating(
     stage: &mut Stage,
     batch: &Batch,
     origins: &[usize],
     emitted: &mut Vec<Emitted>,
     failures: &mut Vec<Failure>,
-) -> Result<(), PluginError> {
+    tries: &mut Tries,
+) -> Result<(), Abort> {
     let n = batch.len();
     let outcome = stage.instance.process(batch).and_then(|result| {
         let rows = rows_of(&result, n)
@@ -218,26 +327,32 @@ fn call_isolating(
             rows.into_iter().map(|r| (origins[r.input], r.output.to_string(), r.json.to_vec())).collect();
         Ok((rows, result.rejections))
     });
-    let fail = |stage: &Stage, input: usize, kind: &str, reason: String| Failure {
-        input,
+    let fail = |stage: &Stage, i: usize, kind: &str, reason: String| Failure {
+        input: origins[i],
         stage: stage.id.clone(),
         plugin: stage.instance.plugin().name.clone(),
         plugin_version: stage.instance.plugin().version.clone(),
         kind: kind.to_string(),
         reason,
+        value: batch.value(i).to_vec(),
     };
     match outcome {
         Ok((rows, rejections)) => {
+            tries.succeeded += 1;
             emitted.extend(rows);
             for r in rejections {
-                failures.push(fail(stage, origins[r.input as usize], "rejected", r.reason));
+                failures.push(fail(stage, r.input as usize, "rejected", r.reason));
             }
             Ok(())
         }
         Err(e) if e.is_per_call() => {
+            tries.failed += 1;
+            if tries.succeeded == 0 && tries.failed > tries.give_up_after {
+                return Err(Abort::GaveUp(e));
+            }
             if n == 1 {
                 tracing::warn!(stage = %stage.id, error = %e, offset = batch.offset(0), partition = batch.partition(0), "record isolated as poison");
-                failures.push(fail(stage, origins[0], e.kind(), e.to_string()));
+                failures.push(fail(stage, 0, e.kind(), e.to_string()));
                 return Ok(());
             }
             tracing::warn!(stage = %stage.id, error = %e, records = n, "batch failed in plugin; splitting to isolate the cause");
@@ -246,10 +361,10 @@ fn call_isolating(
                 let indices: Vec<usize> = range.collect();
                 let part = select(batch, &indices);
                 let part_origins: Vec<usize> = indices.iter().map(|i| origins[*i]).collect();
-                call_isolating(stage, &part, &part_origins, emitted, failures)?;
+                call_isolating(stage, &part, &part_origins, emitted, failures, tries)?;
             }
             Ok(())
         }
-        Err(e) => Err(e),
+        Err(e) => Err(Abort::Fatal(e)),
     }
 }

@@ -1,23 +1,26 @@
 //! Pipelines: the stage graph, the consume→transform→commit loop, and its supervision.
 
+pub mod control;
 pub mod graph;
 pub mod runner;
 pub mod stats;
 
-pub use runner::{PipelineContext, PipelineError, run_pipeline, start_stages};
+pub use control::{Command, Commands, Swapped};
+pub use runner::{PipelineContext, PipelineError, run_pipeline, stage_instance, start_stages};
 pub use stats::{PipelineSnapshot, PipelineState, PipelineStats, Registry, StageSnapshot};
 
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// Runs a pipeline and restarts it after failures with exponential backoff (1 s … 30 s).
 /// A restart re-reads positions from Delta, so nothing buffered-but-uncommitted is lost.
-pub async fn supervise(ctx: PipelineContext, stop: watch::Receiver<bool>) {
+/// Commands wait in `commands` while the pipeline restarts.
+pub async fn supervise(ctx: PipelineContext, stop: watch::Receiver<bool>, mut commands: mpsc::Receiver<Command>) {
     let mut backoff = Duration::from_secs(1);
     loop {
         let started = std::time::Instant::now();
-        match run_pipeline(ctx.clone(), stop.clone()).await {
+        match run_pipeline(ctx.clone(), stop.clone(), &mut commands).await {
             Ok(()) => return,
             Err(e) => {
                 let message = e.to_string();

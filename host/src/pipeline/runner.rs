@@ -17,13 +17,14 @@ use rdkafka::Message;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::Headers;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
-use super::graph::Graph;
+use super::control::{Command, Swapped};
+use super::graph::{Graph, GraphOutput, WholeBatchFailure};
 use super::stats::{PipelineState, PipelineStats};
-use crate::config::{Config, PipelineConfig};
+use crate::config::{Config, PipelineConfig, StageConfig};
 use crate::kafka::{KafkaError, PipelineConsumer, Positions, create_consumer};
-use crate::plugin::{BatchBuilder, BatchExt, Limits, PluginError, PluginInstance, PluginRuntime};
+use crate::plugin::{Batch, BatchBuilder, BatchExt, Limits, PluginError, PluginInstance, PluginRuntime};
 use crate::sink::{Coordinates, DeadLetter, SinkError, TableSchema, TableSink, dead_letter_schema};
 
 #[derive(Debug, thiserror::Error)]
@@ -77,22 +78,36 @@ pub fn start_stages(config: &Config, pipeline: &PipelineConfig, runtime: &Plugin
     let mut instances = Vec::new();
     for stage in &pipeline.stages {
         let loaded = runtime.load_file(&config.plugin_path(&stage.plugin), Some(&stage.plugin))?;
-        let limits = Limits {
-            timeout: Duration::from_millis(stage.timeout_ms.unwrap_or(config.plugins.timeout_ms)),
-            memory_bytes: (stage.memory_mb.unwrap_or(config.plugins.memory_mb) as usize) << 20,
-        };
-        let json = serde_json::to_string(&stage.config).unwrap_or_else(|_| "{}".into());
-        instances.push(PluginInstance::new(loaded, json, limits)?);
+        instances.push(stage_instance(config, stage, loaded)?);
     }
     Ok(Graph::new(pipeline, instances))
 }
 
+/// An instance of `loaded` for `stage`: its limits, and `init` called with its config.
+pub fn stage_instance(
+    config: &Config,
+    stage: &StageConfig,
+    loaded: crate::plugin::LoadedPlugin,
+) -> Result<PluginInstance, PluginError> {
+    let limits = Limits {
+        timeout: Duration::from_millis(stage.timeout_ms.unwrap_or(config.plugins.timeout_ms)),
+        memory_bytes: (stage.memory_mb.unwrap_or(config.plugins.memory_mb) as usize) << 20,
+    };
+    let json = serde_json::to_string(&stage.config).unwrap_or_else(|_| "{}".into());
+    PluginInstance::new(loaded, json, limits)
+}
+
 /// Runs the pipeline until `stop` turns true (then flushes and commits) or an error occurs.
-pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>) -> Result<(), PipelineError> {
+/// Commands (plugin swaps, resume) are taken between batches.
+pub async fn run_pipeline(
+    ctx: PipelineContext,
+    stop: watch::Receiver<bool>,
+    commands: &mut mpsc::Receiver<Command>,
+) -> Result<(), PipelineError> {
     let p = &ctx.pipeline;
     let stats = &ctx.stats;
     stats.set_state(PipelineState::Starting);
-    let mut graph = {
+    let graph = {
         let (config, pipeline, runtime) = (ctx.config.clone(), p.clone(), ctx.runtime.clone());
         tokio::task::spawn_blocking(move || start_stages(&config, &pipeline, &runtime))
             .await
@@ -119,7 +134,7 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
     };
     let source = format!("{cluster}/{}", p.topic);
 
-    let mut sinks = open_sinks(&ctx, &source, &partitions).await?;
+    let sinks = open_sinks(&ctx, &source, &partitions).await?;
     // Start each partition after the last offset every table already holds.
     let mut read_upto: BTreeMap<i32, i64> = BTreeMap::new();
     for &part in &partitions {
@@ -133,123 +148,320 @@ pub async fn run_pipeline(ctx: PipelineContext, mut stop: watch::Receiver<bool>)
     consumer.subscribe(&[&p.topic])?;
     stats.set_state(PipelineState::Running);
 
-    for (stage, pl) in graph.plugins() {
-        stats.stage_loaded(stage, &pl.name, &pl.version, &pl.sha256);
-    }
-    let plugin_meta = serde_json::Value::Array(
-        graph
-            .plugins()
-            .iter()
-            .map(|(stage, pl)| serde_json::json!({"stage": stage, "plugin": pl.name, "version": pl.version, "sha256": pl.sha256}))
-            .collect(),
-    );
-    let metadata: HashMap<String, serde_json::Value> = HashMap::from([
-        ("finlake.pipeline".to_string(), serde_json::Value::from(p.name.clone())),
-        ("finlake.plugins".to_string(), plugin_meta),
-    ]);
+    let mut run = Runner {
+        ctx: &ctx,
+        graph,
+        sinks,
+        consumer: &consumer,
+        processed: BTreeMap::new(),
+        window_started: None,
+        metadata: HashMap::new(),
+        held: None,
+        last_sample: None,
+        stop: stop.clone(),
+    };
+    run.plugins_changed();
 
-    let mut processed: BTreeMap<i32, i64> = BTreeMap::new();
-    let mut window_started: Option<Instant> = None;
+    let mut stop = stop;
+    let mut next_command: Option<Command> = None;
     loop {
+        // A batch boundary: apply what was asked for in the meantime.
+        while let Some(command) = next_command.take().or_else(|| commands.try_recv().ok()) {
+            run.handle(command).await?;
+        }
         let stopping = *stop.borrow();
+        if run.held.is_some() && !stopping {
+            // Paused: consume nothing until resumed (or stopped); plugins can still be swapped.
+            tokio::select! {
+                c = commands.recv() => match c {
+                    Some(c) => next_command = Some(c),
+                    None => { let _ = stop.changed().await; }
+                },
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
         let mut builder = BatchBuilder::new(&p.topic, p.batch.max_records);
         if !stopping {
-            collect_batch(&consumer, &mut builder, &mut read_upto, &positions, p, &mut stop).await?;
+            collect_batch(
+                &consumer,
+                &mut builder,
+                &mut read_upto,
+                &positions,
+                p,
+                &mut stop,
+                commands,
+                &mut next_command,
+            )
+            .await?;
         }
         if !builder.is_empty() {
-            let batch = builder.finish();
-            let n = batch.len() as u64;
-            stats.add(&stats.records_in, n, "finlake_records_in_total");
-            stats.add(&stats.batches, 1, "finlake_batches_total");
-            let output = tokio::task::block_in_place(|| graph.run(&batch))?;
-            for (stage, took, errors) in &output.calls {
-                stats.stage_called(stage, *took, *errors);
-            }
-            let mut rows_out = 0u64;
-            let mut duplicates = 0u64;
-            let mut dead = Vec::new();
-            for row in output.rows {
-                let (part, off) = (batch.partition(row.input), batch.offset(row.input));
-                let Some(sink) = sinks.tables.get_mut(&row.table) else { continue };
-                if !sink.wants(part, off) {
-                    continue;
-                }
-                let at = Coordinates {
-                    topic: &batch.topic,
-                    partition: part,
-                    offset: off,
-                    timestamp_ms: batch.timestamp(row.input),
-                };
-                match sink.push_json(&row.json, at) {
-                    Ok(true) => rows_out += 1,
-                    Ok(false) => {
-                        duplicates += 1;
-                        tracing::debug!(pipeline = %p.name, table = %row.table, partition = part, offset = off, "duplicate row skipped (unique key already stored)");
-                    }
-                    Err(reason) => dead.push((
-                        row.input,
-                        "table".to_string(),
-                        String::new(),
-                        String::new(),
-                        "schema".to_string(),
-                        reason,
-                        Some(row.table),
-                    )),
-                }
-            }
-            for f in output.failures {
-                dead.push((f.input, f.stage, f.plugin, f.plugin_version, f.kind, f.reason, None));
-            }
-            let mut dead_count = 0u64;
-            for (input, stage, plugin, plugin_version, kind, reason, table) in dead {
-                let (part, off) = (batch.partition(input), batch.offset(input));
-                if !sinks.dead.wants(part, off) {
-                    continue;
-                }
-                tracing::debug!(pipeline = %p.name, partition = part, offset = off, %stage, %kind, %reason, "dead letter");
-                DeadLetter {
-                    stage,
-                    plugin,
-                    plugin_version,
-                    error_kind: kind,
-                    reason,
-                    topic: batch.topic.clone(),
-                    partition: part,
-                    offset: off,
-                    timestamp_ms: batch.timestamp(input),
-                    key: batch.key(input).map(<[u8]>::to_vec),
-                    value: batch.value(input).to_vec(),
-                    table,
-                }
-                .append_to(&p.name, sinks.dead.buffer_mut());
-                dead_count += 1;
-            }
-            stats.add(&stats.rows_out, rows_out, "finlake_rows_out_total");
-            stats.add(&stats.duplicates, duplicates, "finlake_duplicates_total");
-            stats.add(&stats.dead_letters, dead_count, "finlake_dead_letters_total");
-            for i in 0..batch.len() {
-                let (part, off) = (batch.partition(i), batch.offset(i));
-                let e = processed.entry(part).or_insert(off);
-                *e = (*e).max(off);
-            }
-            window_started.get_or_insert_with(Instant::now);
+            run.process(builder.finish()).await?;
         }
 
-        let (rows, bytes) = sinks.buffered();
-        let due = window_started.is_some_and(|t| t.elapsed() >= Duration::from_millis(p.flush.max_latency_ms))
+        let (rows, bytes) = run.sinks.buffered();
+        let due = run.window_started.is_some_and(|t| t.elapsed() >= Duration::from_millis(p.flush.max_latency_ms))
             || rows >= p.flush.max_records
             || bytes >= p.flush.max_bytes;
-        if (due || stopping) && !processed.is_empty() {
-            commit_all(&ctx, &mut sinks, &processed, &metadata).await?;
-            commit_kafka_offsets(&consumer, &p.topic, &processed);
-            processed.clear();
-            window_started = None;
+        if due || stopping {
+            run.commit_window().await?;
         }
         if stopping {
             stats.set_state(PipelineState::Stopped);
             tracing::info!(pipeline = %p.name, "stopped after final commit");
             return Ok(());
         }
+    }
+}
+
+/// The state of one run of a pipeline between batches.
+struct Runner<'a> {
+    ctx: &'a PipelineContext,
+    graph: Graph,
+    sinks: Sinks,
+    consumer: &'a PipelineConsumer,
+    /// Highest offset per partition processed into the buffers since the last commit.
+    processed: BTreeMap<i32, i64>,
+    window_started: Option<Instant>,
+    /// Commit info: the pipeline and the plugin version of every stage.
+    metadata: HashMap<String, serde_json::Value>,
+    /// Paused: the batch every attempt failed on, kept (not committed) until resumed.
+    held: Option<(Batch, WholeBatchFailure)>,
+    last_sample: Option<Instant>,
+    stop: watch::Receiver<bool>,
+}
+
+/// How often entry stages keep a sample of their input (records they handled) for trying a new
+/// plugin version before a swap.
+const SAMPLE_EVERY: Duration = Duration::from_secs(2);
+const SAMPLE_RECORDS: usize = 64;
+
+impl Runner<'_> {
+    fn name(&self) -> &str {
+        &self.ctx.pipeline.name
+    }
+
+    /// Records the current plugin versions in the stats and in the commit info.
+    fn plugins_changed(&mut self) {
+        for (stage, pl) in self.graph.plugins() {
+            self.ctx.stats.stage_loaded(stage, &pl.name, &pl.version, &pl.sha256);
+        }
+        let plugins = serde_json::Value::Array(
+            self.graph
+                .plugins()
+                .iter()
+                .map(|(stage, pl)| serde_json::json!({"stage": stage, "plugin": pl.name, "version": pl.version, "sha256": pl.sha256}))
+                .collect(),
+        );
+        self.metadata = HashMap::from([
+            ("finlake.pipeline".to_string(), serde_json::Value::from(self.name().to_string())),
+            ("finlake.plugins".to_string(), plugins),
+        ]);
+    }
+
+    async fn handle(&mut self, command: Command) -> Result<(), PipelineError> {
+        match command {
+            Command::Swap { stage, instance, reply } => {
+                let started = Instant::now();
+                let Some(i) = self.graph.stage_index(&stage) else {
+                    let _ = reply.send(Err(format!("pipeline {} has no stage {stage:?}", self.name())));
+                    return Ok(());
+                };
+                // Everything buffered was made by the old version: commit it under its name.
+                let flushed_rows = self.commit_window().await?;
+                let old = std::mem::replace(&mut self.graph.stages[i].instance, *instance);
+                self.plugins_changed();
+                let new = self.graph.stages[i].instance.plugin();
+                let swapped = Swapped {
+                    pipeline: self.name().to_string(),
+                    stage,
+                    previous_version: old.plugin().version.clone(),
+                    version: new.version.clone(),
+                    pause_ms: started.elapsed().as_secs_f64() * 1000.0,
+                    flushed_rows,
+                };
+                tracing::info!(pipeline = %swapped.pipeline, stage = %swapped.stage, from = %swapped.previous_version, to = %swapped.version, sha256 = %&new.sha256[..12], pause_ms = swapped.pause_ms, flushed_rows, "plugin swapped at a batch boundary");
+                metrics::histogram!("finlake_plugin_swap_pause_seconds", "pipeline" => self.name().to_string())
+                    .record(started.elapsed().as_secs_f64());
+                let _ = reply.send(Ok(swapped));
+            }
+            Command::Resume { reply } => match self.held.take() {
+                None => {
+                    let _ = reply.send(Err(format!("pipeline {} is not paused", self.name())));
+                }
+                Some((batch, failure)) => {
+                    tracing::info!(pipeline = %self.name(), stage = %failure.stage, records = batch.len(), "resuming: retrying the held batch");
+                    self.ctx.stats.set_state(PipelineState::Running);
+                    self.process(batch).await?;
+                    let answer = match &self.held {
+                        None => format!("pipeline {} resumed; the held batch went through", self.name()),
+                        Some((_, f)) => format!(
+                            "pipeline {} paused again: stage {} still fails every record ({}: {})",
+                            self.name(),
+                            f.stage,
+                            f.kind,
+                            f.reason
+                        ),
+                    };
+                    let _ = reply.send(Ok(answer));
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// Runs a batch through the graph and buffers its rows and dead letters. A batch every
+    /// record of which fails in one stage is retried; after `pause_after_failed_batches`
+    /// attempts the pipeline commits what it has and pauses, holding the batch.
+    async fn process(&mut self, batch: Batch) -> Result<(), PipelineError> {
+        let stats = self.ctx.stats.clone();
+        let attempts = self.ctx.pipeline.pause_after_failed_batches.max(1);
+        let mut attempt = 0;
+        let output = loop {
+            let output = tokio::task::block_in_place(|| self.graph.run(&batch))?;
+            for (stage, took, errors) in &output.calls {
+                stats.stage_called(stage, *took, *errors);
+            }
+            let Some(failure) = output.whole_batch else { break output };
+            attempt += 1;
+            tracing::warn!(pipeline = %self.name(), stage = %failure.stage, plugin = %failure.plugin, version = %failure.plugin_version, kind = %failure.kind, reason = %failure.reason, records = failure.records, attempt, of = attempts, "every record of the batch failed in one stage");
+            stats.record_error(format!("stage {} failed every record: {}", failure.stage, failure.reason));
+            if attempt >= attempts {
+                self.commit_window().await?;
+                let why = format!(
+                    "stage {} (plugin {} {}) failed every record of {} batch attempts ({}: {}); fix or swap the plugin, then POST /api/pipelines/{}/resume",
+                    failure.stage,
+                    failure.plugin,
+                    failure.plugin_version,
+                    attempt,
+                    failure.kind,
+                    failure.reason,
+                    self.name()
+                );
+                tracing::error!(pipeline = %self.name(), held_records = batch.len(), "pipeline paused: {why}");
+                metrics::counter!("finlake_pipeline_pauses_total", "pipeline" => self.name().to_string()).increment(1);
+                stats.set_state(PipelineState::Paused(why));
+                self.held = Some((batch, failure));
+                return Ok(());
+            }
+            let mut stop = self.stop.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500 * attempt as u64)) => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+        };
+        stats.add(&stats.records_in, batch.len() as u64, "finlake_records_in_total");
+        stats.add(&stats.batches, 1, "finlake_batches_total");
+        self.keep_sample(&batch, &output);
+        self.write(&batch, output);
+        for i in 0..batch.len() {
+            let (part, off) = (batch.partition(i), batch.offset(i));
+            let e = self.processed.entry(part).or_insert(off);
+            *e = (*e).max(off);
+        }
+        self.window_started.get_or_insert_with(Instant::now);
+        Ok(())
+    }
+
+    /// Keeps, now and then, the records each entry stage handled without failing, so a new
+    /// version of its plugin can be tried on real input before it goes live.
+    fn keep_sample(&mut self, batch: &Batch, output: &GraphOutput) {
+        if self.last_sample.is_some_and(|t| t.elapsed() < SAMPLE_EVERY) {
+            return;
+        }
+        self.last_sample = Some(Instant::now());
+        for stage in self.graph.entry_stages() {
+            let failed: std::collections::HashSet<usize> =
+                output.failures.iter().filter(|f| f.stage == stage && f.kind != "rejected").map(|f| f.input).collect();
+            let good: Vec<usize> = (0..batch.len()).filter(|i| !failed.contains(i)).take(SAMPLE_RECORDS).collect();
+            if !good.is_empty() {
+                self.ctx.stats.set_sample(&stage, crate::plugin::batch_view::select(batch, &good));
+            }
+        }
+    }
+
+    /// Buffers a processed batch's rows in their tables and its failures as dead letters.
+    fn write(&mut self, batch: &Batch, output: GraphOutput) {
+        let (p, stats) = (&self.ctx.pipeline, &self.ctx.stats);
+        let mut rows_out = 0u64;
+        let mut duplicates = 0u64;
+        let mut dead = Vec::new();
+        for row in output.rows {
+            let (part, off) = (batch.partition(row.input), batch.offset(row.input));
+            let Some(sink) = self.sinks.tables.get_mut(&row.table) else { continue };
+            if !sink.wants(part, off) {
+                continue;
+            }
+            let at = Coordinates {
+                topic: &batch.topic,
+                partition: part,
+                offset: off,
+                timestamp_ms: batch.timestamp(row.input),
+            };
+            match sink.push_json(&row.json, at) {
+                Ok(true) => rows_out += 1,
+                Ok(false) => {
+                    duplicates += 1;
+                    tracing::debug!(pipeline = %p.name, table = %row.table, partition = part, offset = off, "duplicate row skipped (unique key already stored)");
+                }
+                Err(reason) => dead.push(DeadLetter {
+                    stage: "table".into(),
+                    plugin: String::new(),
+                    plugin_version: String::new(),
+                    error_kind: "schema".into(),
+                    reason,
+                    topic: batch.topic.clone(),
+                    partition: part,
+                    offset: off,
+                    timestamp_ms: batch.timestamp(row.input),
+                    key: batch.key(row.input).map(<[u8]>::to_vec),
+                    value: row.json,
+                    table: Some(row.table),
+                }),
+            }
+        }
+        for f in output.failures {
+            dead.push(DeadLetter {
+                stage: f.stage,
+                plugin: f.plugin,
+                plugin_version: f.plugin_version,
+                error_kind: f.kind,
+                reason: f.reason,
+                topic: batch.topic.clone(),
+                partition: batch.partition(f.input),
+                offset: batch.offset(f.input),
+                timestamp_ms: batch.timestamp(f.input),
+                key: batch.key(f.input).map(<[u8]>::to_vec),
+                value: f.value,
+                table: None,
+            });
+        }
+        let mut dead_count = 0u64;
+        for letter in dead {
+            if !self.sinks.dead.wants(letter.partition, letter.offset) {
+                continue;
+            }
+            tracing::debug!(pipeline = %p.name, partition = letter.partition, offset = letter.offset, stage = %letter.stage, kind = %letter.error_kind, reason = %letter.reason, "dead letter");
+            letter.append_to(&p.name, self.sinks.dead.buffer_mut());
+            dead_count += 1;
+        }
+        stats.add(&stats.rows_out, rows_out, "finlake_rows_out_total");
+        stats.add(&stats.duplicates, duplicates, "finlake_duplicates_total");
+        stats.add(&stats.dead_letters, dead_count, "finlake_dead_letters_total");
+    }
+
+    /// Commits every table (data + offsets of the window) if anything was processed; returns
+    /// the number of rows committed.
+    async fn commit_window(&mut self) -> Result<u64, PipelineError> {
+        if self.processed.is_empty() {
+            return Ok(0);
+        }
+        let rows = self.sinks.buffered().0 as u64;
+        commit_all(self.ctx, &mut self.sinks, &self.processed, &self.metadata).await?;
+        commit_kafka_offsets(self.consumer, &self.ctx.pipeline.topic, &self.processed);
+        self.processed.clear();
+        self.window_started = None;
+        Ok(rows)
     }
 }
 
@@ -292,6 +504,7 @@ async fn open_sinks(ctx: &PipelineContext, source: &str, partitions: &[i32]) -> 
     Ok(Sinks { tables, dead })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn collect_batch(
     consumer: &PipelineConsumer,
     builder: &mut BatchBuilder,
@@ -299,6 +512,8 @@ async fn collect_batch(
     positions: &Positions,
     p: &PipelineConfig,
     stop: &mut watch::Receiver<bool>,
+    commands: &mut mpsc::Receiver<Command>,
+    next_command: &mut Option<Command>,
 ) -> Result<(), PipelineError> {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(p.batch.max_wait_ms);
     while builder.len() < p.batch.max_records {
@@ -306,6 +521,8 @@ async fn collect_batch(
             m = consumer.recv() => m,
             _ = tokio::time::sleep_until(deadline) => break,
             _ = stop.changed() => break,
+            // A command ends the batch early, so swaps wait for at most one plugin call.
+            Some(c) = commands.recv() => { *next_command = Some(c); break }
         };
         let m = match message {
             Ok(m) => m,

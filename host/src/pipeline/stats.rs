@@ -13,6 +13,9 @@ pub enum PipelineState {
     Running,
     /// Failed and waiting to restart; the message says why.
     Restarting(String),
+    /// A stage failed every record of a batch repeatedly: nothing is consumed until resumed
+    /// (`POST /api/pipelines/{name}/resume`); the message says which stage and why.
+    Paused(String),
     Stopped,
 }
 
@@ -38,6 +41,8 @@ pub struct PipelineStats {
     tables: Mutex<BTreeMap<String, TableStats>>,
     last_error: Mutex<Option<String>>,
     stages: Mutex<BTreeMap<String, StageCalls>>,
+    /// Recent input each entry stage handled without failing (for trying a new plugin version).
+    samples: Mutex<BTreeMap<String, crate::plugin::Batch>>,
 }
 
 /// One stage's plugin and its calls, as `GET /api/plugins` shows them.
@@ -102,7 +107,17 @@ impl PipelineStats {
             tables: Mutex::new(BTreeMap::new()),
             last_error: Mutex::new(None),
             stages: Mutex::new(BTreeMap::new()),
+            samples: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    pub fn set_sample(&self, stage: &str, batch: crate::plugin::Batch) {
+        self.samples.lock().unwrap_or_else(|e| e.into_inner()).insert(stage.to_string(), batch);
+    }
+
+    /// The latest sample of a stage's input, if it is an entry stage that has seen records.
+    pub fn sample(&self, stage: &str) -> Option<crate::plugin::Batch> {
+        self.samples.lock().unwrap_or_else(|e| e.into_inner()).get(stage).cloned()
     }
 
     /// A stage (re)started with this plugin.
@@ -218,6 +233,15 @@ impl Registry {
         let stats = Arc::new(PipelineStats::new(name));
         self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), stats.clone());
         stats
+    }
+
+    /// Forgets a pipeline that was removed from the config.
+    pub fn remove(&self, name: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<PipelineStats>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
     }
 
     pub fn snapshots(&self) -> Vec<PipelineSnapshot> {

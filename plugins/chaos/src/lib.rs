@@ -3,18 +3,32 @@
 //! Config `{"tag": "..."}` is copied into every row. A record whose value contains
 //! `LOOP` spins forever, `HOG` allocates until memory runs out, `TRAP` panics (a Wasm trap),
 //! `REJECT` is rejected. Config `{"fail_init": true}` makes `init` fail; `{"mode": "noop"}`
-//! makes it emit nothing.
+//! makes it emit nothing; `{"with_version": true}` adds the plugin's version to every row;
+//! `{"trap_on": "WORD"}` traps on WORD instead of `TRAP` (a config fix for a poison record).
+//!
+//! Built more than once by `xtask/build-plugins.sh` to get distinct versions for hot-swap tests:
+//! `CHAOS_VERSION` overrides the version, and `CHAOS_BROKEN=1` builds one that traps on every
+//! record (a bad release that must be refused).
 use finlake_plugin_sdk::{Config, Emitter, Plugin, Record, export_plugin};
+
+/// The declared version: `CHAOS_VERSION` at build time, else the crate's.
+const VERSION: &str = match option_env!("CHAOS_VERSION") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};
+const BROKEN: bool = option_env!("CHAOS_BROKEN").is_some();
 
 struct Chaos {
     tag: String,
+    with_version: bool,
+    trap_on: String,
     /// `{"mode": "noop"}`: emit nothing (used to measure the bare boundary cost).
     noop: bool,
 }
 
 impl Plugin for Chaos {
     const NAME: &'static str = "chaos";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const VERSION: &'static str = VERSION;
 
     fn new(config: Config) -> Result<Self, String> {
         if config.get("fail_init").and_then(|v| v.as_bool()) == Some(true) {
@@ -22,7 +36,9 @@ impl Plugin for Chaos {
         }
         let tag = config.get("tag").and_then(|v| v.as_str()).unwrap_or("").to_string();
         let noop = config.get("mode").and_then(|v| v.as_str()) == Some("noop");
-        Ok(Chaos { tag, noop })
+        let with_version = config.get("with_version").and_then(|v| v.as_bool()) == Some(true);
+        let trap_on = config.get("trap_on").and_then(|v| v.as_str()).unwrap_or("TRAP").to_string();
+        Ok(Chaos { tag, with_version, trap_on, noop })
     }
 
     fn process(&mut self, record: &Record<'_>, out: &mut Emitter) -> Result<(), String> {
@@ -44,13 +60,17 @@ impl Plugin for Chaos {
                 std::hint::black_box(&hoard);
             }
         }
-        if value.contains("TRAP") {
+        if value.contains(self.trap_on.as_str()) || BROKEN {
             panic!("asked to trap");
         }
         if value.contains("REJECT") {
             return Err("asked to reject".into());
         }
-        out.emit("out", &serde_json::json!({ "value": value, "tag": self.tag }));
+        if self.with_version {
+            out.emit("out", &serde_json::json!({ "value": value, "tag": self.tag, "version": VERSION }));
+        } else {
+            out.emit("out", &serde_json::json!({ "value": value, "tag": self.tag }));
+        }
         Ok(())
     }
 }
