@@ -1,5 +1,7 @@
 //! `finlake`: the command-line entry point.
 
+mod cli;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -160,9 +162,13 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
-    /// Write, build and try plugins: `finlake plugin new|build|test|inspect`.
+    /// Write, build, try and ship plugins: `finlake plugin new|build|test|inspect|deploy|rollback`.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Dead letters: `finlake dlq list` (pending ones) and `finlake dlq replay` (through the
+    /// current plugins of the running host, exactly once).
+    #[command(subcommand)]
+    Dlq(cli::dlq::DlqCommand),
     /// Run only an embedded Kafka-protocol broker (memory only) until Ctrl-C.
     ///
     /// Handy to keep a broker alive while `finlake run` is stopped and restarted.
@@ -242,11 +248,35 @@ enum PluginCommand {
         #[arg(long, default_value = ".finlake/cache")]
         cache_dir: PathBuf,
     },
+    /// Hot-swap a plugin in the running `finlake run`: compiled and tried on live input first,
+    /// then swapped at a batch boundary in every stage that uses it (refused with the reason if
+    /// it does not load, has another name, fails init or fails the sample).
+    Deploy {
+        /// The plugin name (as in pipelines.toml).
+        name: String,
+        /// The component file.
+        file: PathBuf,
+        #[command(flatten)]
+        remote: cli::remote::Remote,
+    },
+    /// Make an earlier version of a plugin live again in the running `finlake run`.
+    Rollback {
+        name: String,
+        /// A kept version (its version string or sha256 prefix); default: the previous one.
+        #[arg(long)]
+        to: Option<String>,
+        #[command(flatten)]
+        remote: cli::remote::Remote,
+    },
 }
 
+/// The local plugin subcommands (deploy and rollback talk to the running host, see `main`).
 fn plugin_command(command: PluginCommand) -> anyhow::Result<()> {
     use finlake::toolkit;
     match command {
+        PluginCommand::Deploy { .. } | PluginCommand::Rollback { .. } => {
+            bail!("deploy and rollback are sent to the running host")
+        }
         PluginCommand::New { lang, name, dir } => {
             let lang = toolkit::build::Lang::parse(&lang)
                 .ok_or_else(|| anyhow::anyhow!("--lang {lang:?}: use rust, python, js or c"))?;
@@ -348,7 +378,14 @@ fn main() -> std::process::ExitCode {
                 println!("wrote {rows} rows ({frauds} with Class 1) to {}", out.display());
                 Ok(())
             }
+            Command::Plugin(PluginCommand::Deploy { name, file, remote }) => {
+                cli::remote::deploy(&remote, &name, &file).await
+            }
+            Command::Plugin(PluginCommand::Rollback { name, to, remote }) => {
+                cli::remote::rollback(&remote, &name, to.as_deref()).await
+            }
             Command::Plugin(command) => tokio::task::block_in_place(|| plugin_command(command)),
+            Command::Dlq(command) => cli::dlq::run(command).await,
         }
     });
     match result {

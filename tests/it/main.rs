@@ -4,6 +4,7 @@ mod common;
 mod e2e;
 mod gold;
 mod languages;
+mod live;
 mod plugins;
 mod query;
 mod swap;

@@ -136,3 +136,88 @@ pub(super) async fn resume(
     let message = state.control.resume(&name).await.map_err(|e| AppError::new(StatusCode::CONFLICT, e))?;
     Ok(Json(serde_json::json!({ "pipeline": name, "message": message })))
 }
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DeadLetterQuery {
+    pipeline: Option<String>,
+    /// A time (RFC 3339) or a duration back from now (`30m`, `2h`).
+    since: Option<String>,
+    stage: Option<String>,
+    limit: Option<usize>,
+    /// Every row, replay markers and replayed letters included (default: pending only).
+    #[serde(default)]
+    all: bool,
+}
+
+impl DeadLetterQuery {
+    fn filter(&self) -> Result<crate::dlq::Filter, AppError> {
+        let since_ms = self
+            .since
+            .as_deref()
+            .map(crate::dlq::parse_since)
+            .transpose()
+            .map_err(|e| AppError::new(StatusCode::BAD_REQUEST, e))?;
+        Ok(crate::dlq::Filter {
+            pipeline: self.pipeline.clone(),
+            since_ms,
+            stage: self.stage.clone(),
+            limit: self.limit,
+        })
+    }
+}
+
+/// `GET /api/dead-letters`: pending dead letters (or, with `all=true`, every row), oldest first.
+pub(super) async fn dead_letters(
+    State(state): State<AppState>,
+    Query(query): Query<DeadLetterQuery>,
+) -> Result<Json<Vec<crate::dlq::DeadLetterRow>>, AppError> {
+    let filter = query.filter()?;
+    let config = state.control.config();
+    let mut tables: Vec<String> = config
+        .pipelines
+        .iter()
+        .filter(|p| filter.pipeline.as_ref().is_none_or(|n| &p.name == n))
+        .map(|p| {
+            config
+                .table(&p.dead_letter_table)
+                .map(|t| t.relative_path().to_string())
+                .unwrap_or(p.dead_letter_table.clone())
+        })
+        .collect();
+    tables.sort();
+    tables.dedup();
+    let mut out = Vec::new();
+    for table in tables {
+        let rows = crate::dlq::read(&config.lake.root, &table)
+            .await
+            .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        if query.all {
+            out.extend(rows.into_iter().filter(|r| filter.pipeline.as_ref().is_none_or(|p| &r.pipeline == p)));
+        } else {
+            out.extend(crate::dlq::pending(&rows, &filter));
+        }
+    }
+    out.truncate(query.limit.unwrap_or(1000));
+    Ok(Json(out))
+}
+
+/// `POST /api/dead-letters/replay` with `{"pipeline"?, "since"?, "stage"?, "limit"?}`.
+pub(super) async fn replay_dead_letters(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Vec<crate::pipeline::Replayed>>, AppError> {
+    let query: DeadLetterQuery = if body.iter().all(u8::is_ascii_whitespace) {
+        DeadLetterQuery::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            AppError::new(
+                StatusCode::BAD_REQUEST,
+                format!("{e}; send {{\"pipeline\": \"...\", \"since\": \"2h\"}} or nothing"),
+            )
+        })?
+    };
+    let filter = query.filter()?;
+    let done = state.control.replay(filter).await.map_err(|e| AppError::new(StatusCode::CONFLICT, e))?;
+    Ok(Json(done))
+}

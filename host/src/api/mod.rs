@@ -101,6 +101,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/plugins/{name}/rollback", post(control::rollback_plugin))
         .route("/api/config", put(control::put_config))
         .route("/api/pipelines/{name}/resume", post(control::resume))
+        .route("/api/dead-letters/replay", post(control::replay_dead_letters))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .route("/api/health", get(health))
@@ -108,6 +109,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/plugins", get(control::plugins))
         .route("/api/config", get(control::get_config))
         .route("/api/config/status", get(control::config_status))
+        .route("/api/dead-letters", get(control::dead_letters))
         .route("/api/tables", get(lake::tables))
         .route("/api/tables/{name}/history", get(lake::table_history))
         .route("/api/query", post(lake::query))

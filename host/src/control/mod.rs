@@ -167,6 +167,22 @@ impl ControlPlane {
         answer
     }
 
+    /// Replays pending dead letters of one pipeline (or of every pipeline) through the current
+    /// plugins; each pipeline does it at a batch boundary.
+    pub async fn replay(&self, filter: crate::dlq::Filter) -> Result<Vec<crate::pipeline::Replayed>, String> {
+        let names: Vec<String> = match &filter.pipeline {
+            Some(p) => vec![p.clone()],
+            None => self.config().pipelines.iter().map(|p| p.name.clone()).collect(),
+        };
+        let mut out = Vec::new();
+        for name in names {
+            let commands = self.commands(&name).await.ok_or_else(|| self.unknown_pipeline(&name))?;
+            let filter = crate::dlq::Filter { pipeline: Some(name.clone()), ..filter.clone() };
+            out.push(commands.ask(&name, |reply| Command::Replay { filter, reply }).await?);
+        }
+        Ok(out)
+    }
+
     fn unknown_pipeline(&self, name: &str) -> String {
         let names: Vec<String> = self.config().pipelines.iter().map(|p| p.name.clone()).collect();
         format!("unknown pipeline {name:?}; pipelines: {}", names.join(", "))

@@ -16,6 +16,8 @@ pub enum Command {
     Swap { stage: String, instance: Box<PluginInstance>, reply: oneshot::Sender<Result<Swapped, String>> },
     /// Leave the paused state: retry the held batch with the current plugins.
     Resume { reply: oneshot::Sender<Result<String, String>> },
+    /// Send pending dead letters back through the current plugins (see `pipeline::replay`).
+    Replay { filter: crate::dlq::Filter, reply: oneshot::Sender<Result<super::replay::Replayed, String>> },
 }
 
 /// What a swap cost the pipeline.

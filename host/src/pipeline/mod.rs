@@ -2,10 +2,12 @@
 
 pub mod control;
 pub mod graph;
+pub mod replay;
 pub mod runner;
 pub mod stats;
 
 pub use control::{Command, Commands, Swapped};
+pub use replay::Replayed;
 pub use runner::{PipelineContext, PipelineError, run_pipeline, stage_instance, start_stages};
 pub use stats::{PipelineSnapshot, PipelineState, PipelineStats, Registry, StageSnapshot};
 

@@ -56,9 +56,9 @@ pub struct PipelineContext {
     pub stats: Arc<PipelineStats>,
 }
 
-struct Sinks {
-    tables: BTreeMap<String, TableSink>,
-    dead: TableSink,
+pub(super) struct Sinks {
+    pub(super) tables: BTreeMap<String, TableSink>,
+    pub(super) dead: TableSink,
 }
 
 impl Sinks {
@@ -161,6 +161,7 @@ pub async fn run_pipeline(
         stop: stop.clone(),
     };
     run.plugins_changed();
+    run.finish_interrupted_replay().await?;
 
     let mut stop = stop;
     let mut next_command: Option<Command> = None;
@@ -215,16 +216,16 @@ pub async fn run_pipeline(
 }
 
 /// The state of one run of a pipeline between batches.
-struct Runner<'a> {
-    ctx: &'a PipelineContext,
-    graph: Graph,
-    sinks: Sinks,
+pub(super) struct Runner<'a> {
+    pub(super) ctx: &'a PipelineContext,
+    pub(super) graph: Graph,
+    pub(super) sinks: Sinks,
     consumer: &'a PipelineConsumer,
     /// Highest offset per partition processed into the buffers since the last commit.
     processed: BTreeMap<i32, i64>,
     window_started: Option<Instant>,
     /// Commit info: the pipeline and the plugin version of every stage.
-    metadata: HashMap<String, serde_json::Value>,
+    pub(super) metadata: HashMap<String, serde_json::Value>,
     /// Paused: the batch every attempt failed on, kept (not committed) until resumed.
     held: Option<(Batch, WholeBatchFailure)>,
     last_sample: Option<Instant>,
@@ -285,6 +286,21 @@ impl Runner<'_> {
                     .record(started.elapsed().as_secs_f64());
                 let _ = reply.send(Ok(swapped));
             }
+            Command::Replay { filter, reply } => match self.replay(filter).await {
+                Ok(done) => {
+                    let _ = reply.send(Ok(done));
+                }
+                // Refused before writing anything (still failing, unreadable table): the
+                // pipeline goes on.
+                Err(PipelineError::Other { message, .. }) => {
+                    tracing::warn!(pipeline = %self.name(), %message, "replay refused");
+                    let _ = reply.send(Err(message));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.to_string()));
+                    return Err(e);
+                }
+            },
             Command::Resume { reply } => match self.held.take() {
                 None => {
                     let _ = reply.send(Err(format!("pipeline {} is not paused", self.name())));
@@ -452,7 +468,7 @@ impl Runner<'_> {
 
     /// Commits every table (data + offsets of the window) if anything was processed; returns
     /// the number of rows committed.
-    async fn commit_window(&mut self) -> Result<u64, PipelineError> {
+    pub(super) async fn commit_window(&mut self) -> Result<u64, PipelineError> {
         if self.processed.is_empty() {
             return Ok(0);
         }

@@ -8,7 +8,7 @@ pub mod table;
 pub use dead_letter::{DeadLetter, dead_letter_schema};
 pub use rows::{Coordinates, RowBuffer};
 pub use schema::TableSchema;
-pub use table::{TableSink, app_id};
+pub use table::{TableSink, app_id, replay_app_id};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {

@@ -22,6 +22,12 @@ pub fn app_id(pipeline: &str, source: &str, partition: i32) -> String {
     format!("finlake:{pipeline}:{source}:{partition}")
 }
 
+/// The `txn` application id of a pipeline's dead-letter replays; its version is the number of
+/// the last replay a table holds.
+pub fn replay_app_id(pipeline: &str) -> String {
+    format!("finlake:{pipeline}:replay")
+}
+
 pub struct TableSink {
     pub name: String,
     table: DeltaTable,
@@ -166,6 +172,11 @@ impl TableSink {
         self.buffer.push_json_unique(json, at, unique)
     }
 
+    /// Drops buffered rows (they were not meant to be committed).
+    pub fn discard_buffer(&mut self) {
+        let _ = self.buffer.take_batch();
+    }
+
     pub(crate) fn buffer_mut(&mut self) -> &mut RowBuffer {
         &mut self.buffer
     }
@@ -204,6 +215,38 @@ impl TableSink {
         if txns.is_empty() && self.buffer.is_empty() {
             return Ok(None);
         }
+        let version = self.commit_txns(txns, metadata).await?;
+        for (p, o) in processed {
+            let entry = self.committed.entry(*p).or_insert(*o);
+            *entry = (*entry).max(*o);
+        }
+        Ok(Some(version))
+    }
+
+    /// The version of `txn` application `app` this table holds, if any.
+    pub async fn app_version(&self, app: &str) -> Result<Option<i64>, SinkError> {
+        let err = delta_err(&self.name);
+        let state = self.table.snapshot().map_err(&err)?;
+        state.transaction_version(self.table.log_store().as_ref(), app.to_string()).await.map_err(&err)
+    }
+
+    /// Commits buffered rows (possibly none) with the one `txn` (`app`, `version`): used by
+    /// dead-letter replay, whose rows are not in any Kafka window.
+    pub async fn commit_marked(
+        &mut self,
+        app: &str,
+        version: i64,
+        metadata: &HashMap<String, serde_json::Value>,
+    ) -> Result<u64, SinkError> {
+        let txn = Transaction::new_with_last_update(app, version, Some(chrono::Utc::now().timestamp_millis()));
+        self.commit_txns(vec![txn], metadata).await
+    }
+
+    async fn commit_txns(
+        &mut self,
+        txns: Vec<Transaction>,
+        metadata: &HashMap<String, serde_json::Value>,
+    ) -> Result<u64, SinkError> {
         let err = delta_err(&self.name);
         let rows = self.buffer.len();
         let mut actions = Vec::new();
@@ -231,12 +274,8 @@ impl TableSink {
             .map_err(&err)?;
         let version = finalized.version();
         self.table.state = Some(finalized.snapshot());
-        for (p, o) in processed {
-            let entry = self.committed.entry(*p).or_insert(*o);
-            *entry = (*entry).max(*o);
-        }
         tracing::debug!(table = %self.name, version, rows, "committed");
-        Ok(Some(version))
+        Ok(version)
     }
 }
 
