@@ -16,7 +16,7 @@ report() { printf '  %-22s %9d bytes  %s\n' "$1.wasm" "$(stat -c %s "$DIST/$1.wa
 
 step "Rust plugins (wasm32-wasip2)"
 (cd "$ROOT/plugins" && CARGO_TARGET_DIR="$FINLAKE_PLUGINS_TARGET" cargo build --release --target wasm32-wasip2 --quiet)
-for crate in normalize-trade passthrough chaos; do
+for crate in normalize-trade passthrough chaos fraud-score; do
   cp "$FINLAKE_PLUGINS_TARGET/wasm32-wasip2/release/${crate//-/_}.wasm" "$DIST/$crate.wasm"
   report "$crate" "rust"
 done
@@ -33,6 +33,11 @@ for variant in 2.0.0 3.0.0 broken; do
   cp "$FINLAKE_PLUGINS_TARGET/chaos-$variant/wasm32-wasip2/release/chaos.wasm" "$DIST/chaos-$variant.wasm"
   report "chaos-$variant" "rust (variant)"
 done
+# fraud-score declaring another version (the restart/swap test swaps to it mid-stream).
+(cd "$ROOT/plugins" && FRAUD_SCORE_VERSION=0.2.0 CARGO_TARGET_DIR="$FINLAKE_PLUGINS_TARGET/fraud-score-0.2.0" \
+  cargo build --release --target wasm32-wasip2 --quiet -p fraud-score)
+cp "$FINLAKE_PLUGINS_TARGET/fraud-score-0.2.0/wasm32-wasip2/release/fraud_score.wasm" "$DIST/fraud-score-0.2.0.wasm"
+report "fraud-score-0.2.0" "rust (variant)"
 
 # inputs_hash TOOL_VERSION FILE... : a key for the build cache
 inputs_hash() { { echo "$1"; shift; cat "$ROOT"/wit/*.wit "$@"; } | sha256sum | cut -c1-32; }

@@ -16,7 +16,12 @@ cargo clippy --profile "$FINLAKE_PROFILE" -p finlake --all-targets -- -D warning
 (cd plugins && CARGO_TARGET_DIR="$FINLAKE_PLUGINS_TARGET" cargo clippy --release --target wasm32-wasip2 --quiet -- -D warnings)
 
 step "tests (unit + integration)"
+# The fraud features/model crate is plain Rust shared with a Wasm plugin: its tests run natively.
+(cd plugins && CARGO_TARGET_DIR="$FINLAKE_PLUGINS_TARGET" cargo test --release --quiet -p fraud-model)
 cargo test --profile "$FINLAKE_PROFILE" -p finlake -- --test-threads 2
+
+step "fraud model: evaluation on a held-out stream (numbers in README)"
+"$FINLAKE_BIN" fraud eval --model "$ROOT/models/fraud-lr.json"
 
 FINLAKE_LOG=warn "$ROOT/xtask/toolkit-check.sh"
 

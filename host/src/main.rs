@@ -169,6 +169,10 @@ enum Command {
     /// current plugins of the running host, exactly once).
     #[command(subcommand)]
     Dlq(cli::dlq::DlqCommand),
+    /// The fraud model: `finlake fraud train` (seeded, on simulated labelled data) and
+    /// `finlake fraud eval` (held-out stream, another seed).
+    #[command(subcommand)]
+    Fraud(cli::fraud::FraudCommand),
     /// Run only an embedded Kafka-protocol broker (memory only) until Ctrl-C.
     ///
     /// Handy to keep a broker alive while `finlake run` is stopped and restarted.
@@ -386,6 +390,7 @@ fn main() -> std::process::ExitCode {
             }
             Command::Plugin(command) => tokio::task::block_in_place(|| plugin_command(command)),
             Command::Dlq(command) => cli::dlq::run(command).await,
+            Command::Fraud(command) => tokio::task::block_in_place(|| cli::fraud::run(command)),
         }
     });
     match result {

@@ -2,6 +2,7 @@
 
 mod common;
 mod e2e;
+mod fraud;
 mod gold;
 mod languages;
 mod live;

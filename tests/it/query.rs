@@ -26,6 +26,10 @@ fn full_config(dir: &Path) -> Config {
     config.lake.root = dir.join("lake");
     for p in &mut config.pipelines {
         p.flush.max_latency_ms = 500;
+        // Files the shipped stages load (the fraud model) are relative to the repository.
+        for file in p.stages.iter_mut().flat_map(|s| s.config_files.values_mut()) {
+            *file = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(&*file);
+        }
     }
     for g in &mut config.gold {
         g.poll_ms = 200;
@@ -62,7 +66,15 @@ async fn shipped_queries_time_travel_and_errors_over_a_simulated_lake() {
     wait_until(Duration::from_secs(150), "rows in every gold table", || async {
         // Version 3 of silver exists: several commits to travel between.
         let mut all = count(&config, "SELECT count(*) FROM \"silver_trades@v3\"", &latest).await > 0;
-        for table in ["gold_trades_1m", "gold_volume_by_asset_class_1m", "gold_crypto_1m", "gold_account_daily"] {
+        for table in [
+            "gold_trades_1m",
+            "gold_volume_by_asset_class_1m",
+            "gold_crypto_1m",
+            "gold_account_daily",
+            // Fraud scoring runs in the stream: alerts and the hourly rate appear while it runs.
+            "fraud_alerts",
+            "gold_fraud_rate_1h",
+        ] {
             all &= count(&config, &format!("SELECT count(*) FROM {table}"), &latest).await > 0;
         }
         all

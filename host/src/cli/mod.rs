@@ -2,4 +2,5 @@
 //! running `finlake run` through its API.
 
 pub mod dlq;
+pub mod fraud;
 pub mod remote;

@@ -315,6 +315,11 @@ pub struct StageConfig {
     /// Handed to the plugin's `init` as JSON.
     #[serde(default)]
     pub config: toml::Table,
+    /// Files whose JSON content is added to `config` under the given key when the plugin is
+    /// initialised (e.g. `{ model = "models/fraud-lr.json" }`): data a plugin needs without
+    /// filesystem access, replaced without changing code. Relative to the config file.
+    #[serde(default)]
+    pub config_files: BTreeMap<String, PathBuf>,
     #[serde(default)]
     pub timeout_ms: Option<u64>,
     #[serde(default)]
@@ -402,7 +407,11 @@ impl Config {
     }
 
     fn resolve_paths(&mut self, base: &Path) {
-        for p in [&mut self.lake.root, &mut self.plugins.dir, &mut self.plugins.cache_dir] {
+        let stage_files =
+            self.pipelines.iter_mut().flat_map(|p| p.stages.iter_mut()).flat_map(|s| s.config_files.values_mut());
+        for p in
+            [&mut self.lake.root, &mut self.plugins.dir, &mut self.plugins.cache_dir].into_iter().chain(stage_files)
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }

@@ -59,11 +59,15 @@ pub struct PipelineContext {
 pub(super) struct Sinks {
     pub(super) tables: BTreeMap<String, TableSink>,
     pub(super) dead: TableSink,
+    /// Snapshots of stateful plugins (I12): commits less often than the others, with the
+    /// offsets its snapshots reflect; it is not part of [`Sinks::all_mut`].
+    pub(super) state: Option<TableSink>,
 }
 
 impl Sinks {
+    /// Every table whose offsets bound where consumption resumes (the state table included).
     fn all(&self) -> impl Iterator<Item = &TableSink> {
-        self.tables.values().chain(std::iter::once(&self.dead))
+        self.tables.values().chain(std::iter::once(&self.dead)).chain(self.state.as_ref())
     }
     fn all_mut(&mut self) -> impl Iterator<Item = &mut TableSink> {
         self.tables.values_mut().chain(std::iter::once(&mut self.dead))
@@ -93,8 +97,16 @@ pub fn stage_instance(
         timeout: Duration::from_millis(stage.timeout_ms.unwrap_or(config.plugins.timeout_ms)),
         memory_bytes: (stage.memory_mb.unwrap_or(config.plugins.memory_mb) as usize) << 20,
     };
-    let json = serde_json::to_string(&stage.config).unwrap_or_else(|_| "{}".into());
-    PluginInstance::new(loaded, json, limits)
+    let mut config_json = serde_json::to_value(&stage.config).unwrap_or_else(|_| serde_json::json!({}));
+    for (key, path) in &stage.config_files {
+        let init = |message: String| PluginError::Init { plugin: loaded.name.clone(), message };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| init(format!("config_files.{key}: cannot read {}: {e}", path.display())))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| init(format!("config_files.{key}: {} is not JSON: {e}", path.display())))?;
+        config_json[key] = value;
+    }
+    PluginInstance::new(loaded, config_json.to_string(), limits)
 }
 
 /// Runs the pipeline until `stop` turns true (then flushes and commits) or an error occurs.
@@ -134,7 +146,10 @@ pub async fn run_pipeline(
     };
     let source = format!("{cluster}/{}", p.topic);
 
-    let sinks = open_sinks(&ctx, &source, &partitions).await?;
+    let stateful = graph.stages.iter().any(|s| s.instance.plugin().stateful);
+    let mut sinks = open_sinks(&ctx, &source, &partitions, stateful).await?;
+    let mut graph = graph;
+    restore_state(&ctx, &mut sinks, &mut graph)?;
     // Start each partition after the last offset every table already holds.
     let mut read_upto: BTreeMap<i32, i64> = BTreeMap::new();
     for &part in &partitions {
@@ -159,6 +174,8 @@ pub async fn run_pipeline(
         held: None,
         last_sample: None,
         stop: stop.clone(),
+        state_offsets: BTreeMap::new(),
+        state_taken: Instant::now(),
     };
     run.plugins_changed();
     run.finish_interrupted_replay().await?;
@@ -208,6 +225,9 @@ pub async fn run_pipeline(
             run.commit_window().await?;
         }
         if stopping {
+            run.commit_state(true).await?;
+        }
+        if stopping {
             stats.set_state(PipelineState::Stopped);
             tracing::info!(pipeline = %p.name, "stopped after final commit");
             return Ok(());
@@ -230,7 +250,15 @@ pub(super) struct Runner<'a> {
     held: Option<(Batch, WholeBatchFailure)>,
     last_sample: Option<Instant>,
     stop: watch::Receiver<bool>,
+    /// Offsets processed since the last state snapshot was committed.
+    state_offsets: BTreeMap<i32, i64>,
+    state_taken: Instant,
 }
+
+/// How often stateful plugins' state is committed while running (also at every stop and swap).
+/// Between snapshots a restart re-reads at most this much from Kafka to rebuild the state; the
+/// tables skip what they already hold.
+const STATE_EVERY: Duration = Duration::from_secs(30);
 
 /// How often entry stages keep a sample of their input (records they handled) for trying a new
 /// plugin version before a swap.
@@ -270,6 +298,18 @@ impl Runner<'_> {
                 };
                 // Everything buffered was made by the old version: commit it under its name.
                 let flushed_rows = self.commit_window().await?;
+                let mut instance = instance;
+                // A stateful plugin's history moves to the new version (and is committed, so a
+                // restart right after the swap resumes from it).
+                if let Some(state) = self.graph.stages[i].instance.snapshot()?
+                    && !state.is_empty()
+                {
+                    if let Err(e) = instance.restore(&state) {
+                        let _ = reply.send(Err(format!("the new version cannot take the live state: {e}")));
+                        return Ok(());
+                    }
+                    self.commit_state(true).await?;
+                }
                 let old = std::mem::replace(&mut self.graph.stages[i].instance, *instance);
                 self.plugins_changed();
                 let new = self.graph.stages[i].instance.plugin();
@@ -475,13 +515,61 @@ impl Runner<'_> {
         let rows = self.sinks.buffered().0 as u64;
         commit_all(self.ctx, &mut self.sinks, &self.processed, &self.metadata).await?;
         commit_kafka_offsets(self.consumer, &self.ctx.pipeline.topic, &self.processed);
-        self.processed.clear();
+        for (p, o) in std::mem::take(&mut self.processed) {
+            let e = self.state_offsets.entry(p).or_insert(o);
+            *e = (*e).max(o);
+        }
         self.window_started = None;
+        self.commit_state(false).await?;
         Ok(rows)
+    }
+
+    /// Snapshots every stateful stage and commits them with the offsets they reflect, when
+    /// `force`d (stop, swap) or every [`STATE_EVERY`]. Called right after a window commit, so
+    /// the snapshot reflects exactly the committed records.
+    pub(super) async fn commit_state(&mut self, force: bool) -> Result<(), PipelineError> {
+        let Some(sink) = self.sinks.state.as_mut() else { return Ok(()) };
+        if self.state_offsets.is_empty() || !(force || self.state_taken.elapsed() >= STATE_EVERY) {
+            return Ok(());
+        }
+        let mut bytes = 0;
+        for stage in &mut self.graph.stages {
+            if let Some(snapshot) = stage.instance.snapshot()?
+                && !snapshot.is_empty()
+            {
+                bytes += snapshot.len();
+                let p = stage.instance.plugin();
+                crate::sink::state::append_snapshot(sink.buffer_mut(), &stage.id, &p.name, &p.version, snapshot);
+            }
+        }
+        let version = sink.commit(&self.state_offsets, &self.metadata).await?;
+        tracing::debug!(pipeline = %self.ctx.pipeline.name, ?version, bytes, offsets = ?self.state_offsets, "plugin state committed");
+        metrics::counter!("finlake_state_snapshots_total", "pipeline" => self.ctx.pipeline.name.clone()).increment(1);
+        self.state_offsets.clear();
+        self.state_taken = Instant::now();
+        Ok(())
     }
 }
 
-async fn open_sinks(ctx: &PipelineContext, source: &str, partitions: &[i32]) -> Result<Sinks, PipelineError> {
+/// Restores each stateful stage from its latest snapshot (I12).
+fn restore_state(ctx: &PipelineContext, sinks: &mut Sinks, graph: &mut Graph) -> Result<(), PipelineError> {
+    let Some(state) = &sinks.state else { return Ok(()) };
+    let snapshots = crate::sink::state::latest_snapshots(state.delta_table(), &state.name)?;
+    for stage in &mut graph.stages {
+        if let Some(s) = snapshots.get(&stage.id) {
+            tracing::info!(pipeline = %ctx.pipeline.name, stage = %stage.id, from_version = %s.plugin_version, bytes = s.bytes.len(), "restoring plugin state");
+            stage.instance.restore(&s.bytes)?;
+        }
+    }
+    Ok(())
+}
+
+async fn open_sinks(
+    ctx: &PipelineContext,
+    source: &str,
+    partitions: &[i32],
+    stateful: bool,
+) -> Result<Sinks, PipelineError> {
     let p = &ctx.pipeline;
     let root: PathBuf = ctx.config.lake.root.clone();
     let mut tables = BTreeMap::new();
@@ -517,7 +605,15 @@ async fn open_sinks(ctx: &PipelineContext, source: &str, partitions: &[i32]) -> 
     )
     .await?;
     ctx.stats.table_opened(&p.dead_letter_table, dead.version());
-    Ok(Sinks { tables, dead })
+    let state = if stateful {
+        let name = format!("{}_state", p.name);
+        let path = crate::sink::state::state_path(&p.name);
+        let schema = crate::sink::state::state_schema();
+        Some(TableSink::open(&root, &name, &path, schema, &p.name, source, partitions).await?)
+    } else {
+        None
+    };
+    Ok(Sinks { tables, dead, state })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -79,6 +79,7 @@ impl super::bindings::finlake::plugin::types::Host for StoreState {}
 struct Live {
     store: Store<StoreState>,
     bindings: Plugin,
+    instance: wasmtime::component::Instance,
 }
 
 /// A running instance of a [`LoadedPlugin`] with its config and limits.
@@ -89,12 +90,16 @@ pub struct PluginInstance {
     live: Option<Live>,
     /// Instances created so far (1 + restarts after failures).
     pub instantiations: u64,
+    /// A stateful plugin's last snapshot taken or restored: a fresh instance after a failure
+    /// starts from it (history since then is lost: see ARCHITECTURE, plugin state).
+    last_state: Option<Vec<u8>>,
 }
 
 impl PluginInstance {
     /// Creates an instance and runs `init` with `config_json`.
     pub fn new(plugin: LoadedPlugin, config_json: String, limits: Limits) -> Result<Self, PluginError> {
-        let mut instance = PluginInstance { plugin, config_json, limits, live: None, instantiations: 0 };
+        let mut instance =
+            PluginInstance { plugin, config_json, limits, live: None, instantiations: 0, last_state: None };
         instance.ensure_live()?;
         Ok(instance)
     }
@@ -126,6 +131,10 @@ impl PluginInstance {
                 Ok(Err(message)) => return Err(PluginError::Init { plugin: self.plugin.name.clone(), message }),
                 Err(e) => return Err(classify(&self.plugin.name, &live.store, self.limits, e)),
             }
+            if let Some(state) = &self.last_state {
+                tracing::warn!(plugin = %self.plugin.name, bytes = state.len(), "fresh instance after a failure: restoring the last snapshot");
+                call_restore(&self.plugin, &mut live, self.limits, state)?;
+            }
             self.live = Some(live);
         }
         Ok(self.live.as_mut().unwrap_or_else(|| unreachable!("set above")))
@@ -154,6 +163,70 @@ impl PluginInstance {
     }
 }
 
+impl PluginInstance {
+    /// The plugin's state (`None` for a plugin without the state export; empty = nothing kept).
+    pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, PluginError> {
+        if !self.plugin.stateful {
+            return Ok(None);
+        }
+        let (limits, plugin) = (self.limits, self.plugin.clone());
+        let live = self.ensure_live()?;
+        arm(&mut live.store, limits);
+        let err = |store: &Store<StoreState>, e| classify(&plugin.name, store, limits, e);
+        let func = state_func::<(), (Vec<u8>,)>(&plugin, live, "snapshot")?;
+        let (bytes,) = func.call(&mut live.store, ()).map_err(|e| err(&live.store, e))?;
+        self.last_state = Some(bytes.clone());
+        Ok(Some(bytes))
+    }
+
+    /// Replaces the plugin's state with a snapshot (of this or an earlier version).
+    pub fn restore(&mut self, snapshot: &[u8]) -> Result<(), PluginError> {
+        if !self.plugin.stateful {
+            return Err(PluginError::Failed {
+                plugin: self.plugin.name.clone(),
+                message: "has no state export, but a snapshot was to be restored".into(),
+            });
+        }
+        let (limits, plugin) = (self.limits, self.plugin.clone());
+        let live = self.ensure_live()?;
+        call_restore(&plugin, live, limits, snapshot)?;
+        self.last_state = Some(snapshot.to_vec());
+        Ok(())
+    }
+}
+
+fn state_func<P, R>(
+    plugin: &LoadedPlugin,
+    live: &mut Live,
+    name: &str,
+) -> Result<wasmtime::component::TypedFunc<P, R>, PluginError>
+where
+    P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower,
+    R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift,
+{
+    let link = |message: String| PluginError::Link { origin: plugin.origin.clone(), message };
+    let iface = live
+        .instance
+        .get_export_index(&mut live.store, None, super::runtime::STATE_INTERFACE)
+        .ok_or_else(|| link("no state export".into()))?;
+    let func = live
+        .instance
+        .get_export_index(&mut live.store, Some(&iface), name)
+        .ok_or_else(|| link(format!("state export has no {name}")))?;
+    live.instance.get_typed_func::<P, R>(&mut live.store, &func).map_err(|e| link(format!("state.{name}: {e:#}")))
+}
+
+fn call_restore(plugin: &LoadedPlugin, live: &mut Live, limits: Limits, snapshot: &[u8]) -> Result<(), PluginError> {
+    arm(&mut live.store, limits);
+    let func = state_func::<(&[u8],), (Result<(), String>,)>(plugin, live, "restore")?;
+    let (answer,) =
+        func.call(&mut live.store, (snapshot,)).map_err(|e| classify(&plugin.name, &live.store, limits, e))?;
+    answer.map_err(|message| PluginError::Init {
+        plugin: plugin.name.clone(),
+        message: format!("restoring its state: {message}"),
+    })
+}
+
 fn instantiate(plugin: &LoadedPlugin, limits: Limits) -> Result<Live, PluginError> {
     let state = StoreState {
         wasi: WasiCtx::builder().build(),
@@ -169,9 +242,14 @@ fn instantiate(plugin: &LoadedPlugin, limits: Limits) -> Result<Live, PluginErro
     let mut store = Store::new(&plugin.engine, state);
     store.limiter(|s| s as &mut dyn ResourceLimiter);
     arm(&mut store, limits);
+    let instance = plugin
+        .pre
+        .instance_pre()
+        .instantiate(&mut store)
+        .map_err(|e| classify_instantiate(&plugin.origin, &store, limits, e))?;
     let bindings =
-        plugin.pre.instantiate(&mut store).map_err(|e| classify_instantiate(&plugin.origin, &store, limits, e))?;
-    Ok(Live { store, bindings })
+        Plugin::new(&mut store, &instance).map_err(|e| classify_instantiate(&plugin.origin, &store, limits, e))?;
+    Ok(Live { store, bindings, instance })
 }
 
 /// Sets the deadline for the next call.

@@ -14,6 +14,9 @@ use super::bindings::{Plugin, PluginPre};
 use super::cache::CompileCache;
 use super::instance::{Limits, PluginInstance, StoreState};
 
+/// The optional export of plugins that keep state (see `wit/finlake.wit`).
+pub const STATE_INTERFACE: &str = "finlake:plugin/state@0.1.0";
+
 /// How often the epoch advances; time limits are rounded up to this granularity.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
@@ -54,6 +57,9 @@ pub struct LoadedPlugin {
     pub origin: String,
     pub load_time: Duration,
     pub cache_hit: bool,
+    /// Exports `finlake:plugin/state`: its state is snapshotted with commits and carried across
+    /// restarts and swaps.
+    pub stateful: bool,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -133,6 +139,7 @@ impl PluginRuntime {
         let started = Instant::now();
         let sha256 = hex::encode(Sha256::digest(bytes));
         let (component, cache_hit) = self.cache.load(&self.engine, bytes, &sha256, origin)?;
+        let stateful = component.component_type().exports(&self.engine).any(|(name, _)| name == STATE_INTERFACE);
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -149,6 +156,7 @@ impl PluginRuntime {
             origin: origin.to_string(),
             load_time: Duration::ZERO,
             cache_hit,
+            stateful,
         };
         let info = PluginInstance::info(&loaded, Limits::default())?;
         if let Some(expected) = expected_name

@@ -3,6 +3,7 @@
 pub mod dead_letter;
 pub mod rows;
 pub mod schema;
+pub mod state;
 pub mod table;
 
 pub use dead_letter::{DeadLetter, dead_letter_schema};

@@ -172,6 +172,11 @@ impl TableSink {
         self.buffer.push_json_unique(json, at, unique)
     }
 
+    /// The Delta table (for reading it).
+    pub fn delta_table(&self) -> &DeltaTable {
+        &self.table
+    }
+
     /// Drops buffered rows (they were not meant to be committed).
     pub fn discard_buffer(&mut self) {
         let _ = self.buffer.take_batch();

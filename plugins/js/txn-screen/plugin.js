@@ -5,18 +5,24 @@
 // Output `screened`: the transaction with amount_usd, the rules it tripped, a risk score and
 // level. An unknown currency or a malformed amount rejects the record.
 //
+// Output `scoring` (only with config "forward_for_scoring": true): what a fraud scorer needs —
+// txn_id, account, amount, amount_usd, merchant_category, country, lat, lon, ts — and nothing
+// else: the simulator's fraud label stays in bronze and never reaches the scorer.
+//
 // Config: {"rates": {"EUR": 1.08, ...}, "large_amount_usd": 5000,
-//          "high_risk_categories": ["gambling", "crypto"], "home_country": "US"}
+//          "high_risk_categories": ["gambling", "crypto"], "home_country": "US",
+//          "forward_for_scoring": false}
 
 class TxnScreen {
   static NAME = 'txn-screen';
-  static VERSION = '0.1.0';
+  static VERSION = '0.2.0';
 
   constructor(config) {
     this.rates = Object.assign({ USD: 1.0, EUR: 1.08, GBP: 1.27, JPY: 0.0067, CHF: 1.13 }, config.rates || {});
     this.large = Number(config.large_amount_usd ?? 5000);
     this.highRisk = new Set(config.high_risk_categories ?? ['gambling', 'crypto', 'money_transfer']);
     this.home = config.home_country ?? null;
+    this.forward = config.forward_for_scoring === true;
     if (!(this.large > 0)) throw new Error('large_amount_usd must be a positive number');
   }
 
@@ -49,6 +55,19 @@ class TxnScreen {
       risk: score >= 50 ? 'high' : score >= 30 ? 'medium' : 'low',
       event_time: t.ts ?? Number(record.timestamp),
     });
+    if (this.forward) {
+      out.emit('scoring', {
+        txn_id: t.txn_id,
+        account: String(t.account ?? ''),
+        amount: t.amount,
+        amount_usd: amountUsd,
+        merchant_category: String(t.merchant_category ?? ''),
+        country: t.country ?? null,
+        lat: Number(t.lat ?? 0),
+        lon: Number(t.lon ?? 0),
+        ts: t.ts ?? Number(record.timestamp),
+      });
+    }
   }
 }
 

@@ -25,7 +25,7 @@
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "plugin",
+        world: "stateful-plugin",
         pub_export_macro: true,
         export_macro_name: "__export_world",
         default_bindings_module: "finlake_plugin_sdk::bindings",
@@ -55,6 +55,17 @@ pub trait Plugin: Sized + Send + 'static {
     /// Handles one record: emit zero or more rows, or return `Err(reason)` to reject it (it
     /// goes to the dead-letter table with that reason).
     fn process(&mut self, record: &Record<'_>, out: &mut Emitter) -> Result<(), String>;
+
+    /// The state to keep across restarts and version swaps (see `state` in `wit/finlake.wit`);
+    /// the default keeps nothing.
+    fn snapshot(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
+    /// Takes back a snapshot made by [`Plugin::snapshot`] of this or an earlier version.
+    fn restore(&mut self, snapshot: &[u8]) -> Result<(), String> {
+        if snapshot.is_empty() { Ok(()) } else { Err(format!("{} keeps no state", Self::NAME)) }
+    }
 }
 
 /// Log levels of the host's log import.
@@ -99,6 +110,19 @@ macro_rules! export_plugin {
                 let mut guard = __FINLAKE_STATE.lock().unwrap_or_else(|e| e.into_inner());
                 let plugin = guard.as_mut().ok_or_else(|| "process called before init".to_string())?;
                 $crate::run_batch(&batch, |record, out| $crate::Plugin::process(plugin, record, out))
+            }
+        }
+
+        impl $crate::bindings::exports::finlake::plugin::state::Guest for __FinlakeExport {
+            fn snapshot() -> Vec<u8> {
+                let guard = __FINLAKE_STATE.lock().unwrap_or_else(|e| e.into_inner());
+                guard.as_ref().map(|p| $crate::Plugin::snapshot(p)).unwrap_or_default()
+            }
+
+            fn restore(snapshot: Vec<u8>) -> Result<(), String> {
+                let mut guard = __FINLAKE_STATE.lock().unwrap_or_else(|e| e.into_inner());
+                let plugin = guard.as_mut().ok_or_else(|| "restore called before init".to_string())?;
+                $crate::Plugin::restore(plugin, &snapshot)
             }
         }
 

@@ -1,0 +1,361 @@
+//! Fraud features per transaction and a logistic-regression model over them.
+//!
+//! One crate, two users: the `fraud-score` plugin (compiled to Wasm) scores a stream with it,
+//! and the host's `finlake fraud train|eval` trains and evaluates with it. So the features a
+//! model is trained on are computed by exactly the code that computes them when scoring.
+//!
+//! Features need history per account ([`FeatureState`]): velocity, the account's usual amount,
+//! where and when it was last used, the categories it uses. The state is plain data
+//! (serde), so the plugin can snapshot it and the host can store it next to the offsets it
+//! corresponds to.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+/// Names of the features, in the order of a feature vector.
+pub const FEATURES: [&str; 13] = [
+    "log_amount",
+    // The amount against the account's usual, split in two: fraud sits at both ends (large
+    // charges, and card-testing micro charges), which one linear weight could not express.
+    "amount_above_usual",
+    "amount_below_usual",
+    "txns_last_10m",
+    "small_txns_last_10m",
+    "spend_last_1h_vs_usual",
+    "km_from_last",
+    "speed_kmh_from_last",
+    "minutes_since_last",
+    "odd_hour",
+    "new_category",
+    "first_txn",
+    "history_len",
+];
+pub const N: usize = FEATURES.len();
+/// Index of `history_len` (ln(1 + transactions seen before) of the account).
+pub const HISTORY_LEN: usize = 12;
+
+/// The fields of a transaction the features use.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Txn {
+    pub account: String,
+    pub amount: f64,
+    pub merchant_category: String,
+    pub lat: f64,
+    pub lon: f64,
+    /// Event time, ms since the epoch.
+    pub ts: i64,
+}
+
+/// What is remembered about one account.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AccountState {
+    pub count: u64,
+    /// Exponentially weighted mean of ln(amount).
+    pub log_amount_mean: f64,
+    pub last_ts: i64,
+    pub last_lat: f64,
+    pub last_lon: f64,
+    /// (event time, amount) of the transactions of the last hour.
+    pub recent: VecDeque<(i64, f64)>,
+    /// Categories used, most recent last (at most 16).
+    pub categories: VecDeque<String>,
+}
+
+/// Per-account history of a stream (the state a scorer carries).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FeatureState {
+    pub accounts: BTreeMap<String, AccountState>,
+    /// Transactions observed.
+    pub observed: u64,
+}
+
+const MINUTE: i64 = 60_000;
+const CATEGORY_MEMORY: usize = 16;
+
+fn km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let (dp, dl) = ((lat2 - lat1).to_radians(), (lon2 - lon1).to_radians());
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    6371.0 * 2.0 * a.sqrt().asin()
+}
+
+impl FeatureState {
+    /// The features of `t` given the account's history so far, then `t` is added to it.
+    pub fn observe(&mut self, t: &Txn) -> [f64; N] {
+        self.observed += 1;
+        let acc = self.accounts.entry(t.account.clone()).or_default();
+        let amount = t.amount.max(0.01);
+        let log_amount = amount.ln();
+        let first = acc.count == 0;
+        // Events can arrive out of event-time order: windows are taken around `t.ts`.
+        let in_window = |ts: i64, width: i64| (t.ts - ts).abs() <= width;
+        let last_10m: Vec<f64> =
+            acc.recent.iter().filter(|(ts, _)| in_window(*ts, 10 * MINUTE)).map(|(_, a)| *a).collect();
+        let spend_1h: f64 = acc.recent.iter().filter(|(ts, _)| in_window(*ts, 60 * MINUTE)).map(|(_, a)| a).sum();
+        let usual = if first { amount } else { acc.log_amount_mean.exp() };
+        let (dist, minutes) = if first {
+            (0.0, 0.0)
+        } else {
+            (km(acc.last_lat, acc.last_lon, t.lat, t.lon), ((t.ts - acc.last_ts).abs() as f64 / MINUTE as f64))
+        };
+        let speed = dist / (minutes.max(1.0) / 60.0);
+        let hour = t.ts.rem_euclid(86_400_000) / 3_600_000;
+        let new_category = !first && !acc.categories.iter().any(|c| c == &t.merchant_category);
+        let vs_usual = if first { 0.0 } else { log_amount - acc.log_amount_mean };
+        let x = [
+            log_amount,
+            vs_usual.max(0.0),
+            (-vs_usual).max(0.0),
+            last_10m.len() as f64,
+            last_10m.iter().filter(|a| **a < 5.0).count() as f64,
+            if first { 0.0 } else { (spend_1h / usual).ln_1p() },
+            dist.ln_1p(),
+            speed.ln_1p(),
+            minutes.ln_1p(),
+            f64::from(u8::from((2..5).contains(&hour))),
+            f64::from(u8::from(new_category)),
+            f64::from(u8::from(first)),
+            (acc.count as f64).ln_1p(),
+        ];
+        // Update the account.
+        acc.log_amount_mean = if first { log_amount } else { 0.9 * acc.log_amount_mean + 0.1 * log_amount };
+        acc.count += 1;
+        if t.ts >= acc.last_ts || first {
+            acc.last_ts = t.ts;
+            acc.last_lat = t.lat;
+            acc.last_lon = t.lon;
+        }
+        acc.recent.push_back((t.ts, amount));
+        let newest = acc.recent.iter().map(|(ts, _)| *ts).max().unwrap_or(t.ts);
+        acc.recent.retain(|(ts, _)| newest - ts <= 60 * MINUTE);
+        if !acc.categories.iter().any(|c| c == &t.merchant_category) {
+            acc.categories.push_back(t.merchant_category.clone());
+            if acc.categories.len() > CATEGORY_MEMORY {
+                acc.categories.pop_front();
+            }
+        }
+        x
+    }
+}
+
+/// A trained logistic regression over standardized features, with its decision threshold.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Model {
+    /// Identifies the model in every scored row (e.g. `lr-2026-11-27-seed7`).
+    pub version: String,
+    pub features: Vec<String>,
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+    pub weights: Vec<f64>,
+    pub bias: f64,
+    /// Scores at or above this are alerts (chosen on validation data).
+    pub threshold: f64,
+    /// How it was trained (seed, rows, positives), for the record.
+    pub trained_on: BTreeMap<String, String>,
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+impl Model {
+    fn standardize(&self, x: &[f64]) -> Vec<f64> {
+        x.iter().zip(&self.mean).zip(&self.std).map(|((v, m), s)| (v - m) / s).collect()
+    }
+
+    /// Probability of fraud.
+    pub fn score(&self, x: &[f64]) -> f64 {
+        let z: f64 = self.standardize(x).iter().zip(&self.weights).map(|(v, w)| v * w).sum::<f64>() + self.bias;
+        sigmoid(z)
+    }
+
+    /// The `k` features that pushed the score up the most, with their contribution (logit).
+    pub fn reasons(&self, x: &[f64], k: usize) -> Vec<(String, f64)> {
+        let mut c: Vec<(String, f64)> = self
+            .standardize(x)
+            .iter()
+            .zip(&self.weights)
+            .zip(&self.features)
+            .map(|((v, w), name)| (name.clone(), v * w))
+            .filter(|(_, c)| *c > 0.0)
+            .collect();
+        c.sort_by(|a, b| b.1.total_cmp(&a.1));
+        c.truncate(k);
+        c
+    }
+
+    /// Fits by Newton's method (IRLS) with a small L2 penalty; `xs` rows are raw features.
+    pub fn train(version: &str, names: &[&str], xs: &[Vec<f64>], ys: &[bool], l2: f64) -> Model {
+        let d = names.len();
+        let n = xs.len().max(1) as f64;
+        let mean: Vec<f64> = (0..d).map(|j| xs.iter().map(|x| x[j]).sum::<f64>() / n).collect();
+        let std: Vec<f64> =
+            (0..d).map(|j| (xs.iter().map(|x| (x[j] - mean[j]).powi(2)).sum::<f64>() / n).sqrt().max(1e-6)).collect();
+        let z: Vec<Vec<f64>> = xs
+            .iter()
+            .map(|x| {
+                let mut r: Vec<f64> = (0..d).map(|j| (x[j] - mean[j]) / std[j]).collect();
+                r.push(1.0);
+                r
+            })
+            .collect();
+        let mut w = vec![0.0; d + 1];
+        for _ in 0..25 {
+            let mut grad = vec![0.0; d + 1];
+            let mut hess = vec![vec![0.0; d + 1]; d + 1];
+            for (row, y) in z.iter().zip(ys) {
+                let p = sigmoid(row.iter().zip(&w).map(|(a, b)| a * b).sum());
+                let r = p - f64::from(u8::from(*y));
+                let s = (p * (1.0 - p)).max(1e-9);
+                for i in 0..=d {
+                    grad[i] += r * row[i];
+                    for j in 0..=d {
+                        hess[i][j] += s * row[i] * row[j];
+                    }
+                }
+            }
+            for i in 0..d {
+                grad[i] += l2 * w[i];
+                hess[i][i] += l2;
+            }
+            let step = solve(hess, grad);
+            let size: f64 = step.iter().map(|s| s.abs()).sum();
+            for (wi, si) in w.iter_mut().zip(&step) {
+                *wi -= si;
+            }
+            if size < 1e-8 {
+                break;
+            }
+        }
+        Model {
+            version: version.to_string(),
+            features: names.iter().map(|s| s.to_string()).collect(),
+            mean,
+            std,
+            bias: w[d],
+            weights: w[..d].to_vec(),
+            threshold: 0.5,
+            trained_on: BTreeMap::new(),
+        }
+    }
+}
+
+/// Solves `a x = b` by Gaussian elimination with partial pivoting.
+// Index loops read as the textbook algorithm; iterator forms would hide the row/column roles.
+#[allow(clippy::needless_range_loop)]
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
+    let n = b.len();
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs())).unwrap_or(col);
+        a.swap(col, pivot);
+        b.swap(col, pivot);
+        let p = if a[col][col].abs() < 1e-12 { 1e-12 } else { a[col][col] };
+        for row in col + 1..n {
+            let f = a[row][col] / p;
+            for k in col..n {
+                a[row][k] -= f * a[col][k];
+            }
+            b[row] -= f * b[col];
+        }
+    }
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        let s: f64 = (i + 1..n).map(|k| a[i][k] * x[k]).sum();
+        let p = if a[i][i].abs() < 1e-12 { 1e-12 } else { a[i][i] };
+        x[i] = (b[i] - s) / p;
+    }
+    x
+}
+
+/// Area under the ROC curve (probability a random positive scores above a random negative;
+/// ties count half).
+pub fn roc_auc(scores: &[f64], labels: &[bool]) -> f64 {
+    let mut pairs: Vec<(f64, bool)> = scores.iter().copied().zip(labels.iter().copied()).collect();
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (pos, neg) = (labels.iter().filter(|l| **l).count() as f64, labels.iter().filter(|l| !**l).count() as f64);
+    if pos == 0.0 || neg == 0.0 {
+        return f64::NAN;
+    }
+    // Sum of the ranks of the positives (average rank for ties).
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < pairs.len() {
+        let mut j = i;
+        while j < pairs.len() && pairs[j].0 == pairs[i].0 {
+            j += 1;
+        }
+        let avg_rank = (i + 1 + j) as f64 / 2.0;
+        rank_sum += pairs[i..j].iter().filter(|p| p.1).count() as f64 * avg_rank;
+        i = j;
+    }
+    (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
+}
+
+/// Precision, recall and F1 at a threshold.
+pub fn precision_recall_f1(scores: &[f64], labels: &[bool], threshold: f64) -> (f64, f64, f64) {
+    let (mut tp, mut fp, mut fn_) = (0.0, 0.0, 0.0);
+    for (s, l) in scores.iter().zip(labels) {
+        match (*s >= threshold, *l) {
+            (true, true) => tp += 1.0,
+            (true, false) => fp += 1.0,
+            (false, true) => fn_ += 1.0,
+            _ => {}
+        }
+    }
+    let p = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
+    let r = if tp + fn_ > 0.0 { tp / (tp + fn_) } else { 0.0 };
+    let f = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+    (p, r, f)
+}
+
+/// The threshold with the best F1 among the scores seen.
+pub fn best_threshold(scores: &[f64], labels: &[bool]) -> f64 {
+    let mut candidates: Vec<f64> = scores.to_vec();
+    candidates.sort_by(f64::total_cmp);
+    candidates.dedup();
+    let step = (candidates.len() / 400).max(1);
+    candidates
+        .iter()
+        .step_by(step)
+        .map(|t| (*t, precision_recall_f1(scores, labels, *t).2))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(0.5, |(t, _)| t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn txn(account: &str, amount: f64, cat: &str, lat: f64, ts: i64) -> Txn {
+        Txn { account: account.into(), amount, merchant_category: cat.into(), lat, lon: 0.0, ts }
+    }
+
+    #[test]
+    fn features_follow_the_account_history() {
+        let mut s = FeatureState::default();
+        let first = s.observe(&txn("a", 20.0, "grocery", 0.0, 10 * 3_600_000));
+        assert_eq!(first[11], 1.0);
+        let x = s.observe(&txn("a", 1.0, "crypto", 10.0, 10 * 3_600_000 + 5 * MINUTE));
+        assert_eq!((x[3], x[4], x[10], x[11]), (1.0, 0.0, 1.0, 0.0));
+        assert!(x[2] > 2.0 && x[1] == 0.0, "far below usual: {x:?}");
+        assert!(x[6] > 6.0, "~1100 km away: {}", x[6]);
+        assert_eq!(x[HISTORY_LEN], 1f64.ln_1p());
+        // Snapshots round-trip.
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<FeatureState>(&json).unwrap(), s);
+    }
+
+    #[test]
+    fn logistic_regression_separates_and_auc_counts_pairs() {
+        let xs: Vec<Vec<f64>> = (0..400).map(|i| vec![(i % 20) as f64, ((i * 7) % 13) as f64]).collect();
+        let ys: Vec<bool> = xs.iter().map(|x| x[0] > 14.0).collect();
+        let m = Model::train("t", &["a", "b"], &xs, &ys, 1e-3);
+        let scores: Vec<f64> = xs.iter().map(|x| m.score(x)).collect();
+        assert!(roc_auc(&scores, &ys) > 0.99);
+        assert_eq!(m.reasons(&[19.0, 6.0], 1)[0].0, "a");
+        assert_eq!(roc_auc(&[0.1, 0.2, 0.3, 0.4], &[false, true, false, true]), 0.75);
+        let (p, r, _) = precision_recall_f1(&[0.9, 0.8, 0.1], &[true, false, true], 0.5);
+        assert_eq!((p, r), (0.5, 0.5));
+    }
+}
