@@ -6,7 +6,9 @@
 //!    passthrough + normalize-trade → bronze + silver Delta tables, all commits included.
 //! 3. Gold: one tick of the shipped `gold_trades_1m` over that silver table from scratch
 //!    (DataFusion over every file: max event time, then the closed windows).
-//! 4. Hot swap: a pipeline under continuous load gets a new plugin version ten times; prints the
+//! 4. Fraud scoring inside Wasm: per-transaction cost of `fraud-score` (features from the
+//!    account's history + the model), and the size and cost of its state snapshot.
+//! 5. Hot swap: a pipeline under continuous load gets a new plugin version ten times; prints the
 //!    pause each swap causes (commit of the buffered window + exchange) and the whole deploy time.
 
 use std::path::{Path, PathBuf};
@@ -83,6 +85,7 @@ fn boundary() {
         let mut p = load(name, config);
         println!("plugin {name:<16} batch 1000: {:.0} ns/record", per_record_ns(&mut p, &batch1000));
     }
+    fraud_scoring(&rt);
     let started = Instant::now();
     let reloaded = rt.load_file(&plugin_dir().join("normalize-trade.wasm"), None).expect("reload");
     println!(
@@ -197,6 +200,50 @@ async fn gold_tick(config: Config) {
          (incl. table creation) = {:.0} silver rows/s",
         row["windows"],
         trades as f64 / took
+    );
+}
+
+/// Bank transactions as `txn-screen` forwards them for scoring: 1000 accounts, 14.4 simulated
+/// seconds apart (the demo stream).
+fn scoring_batch(n: usize, offset: i64) -> finlake::plugin::Batch {
+    let mut generator = finlake::simulate::BankGenerator::new(11, 0.0, 0.02);
+    let mut b = BatchBuilder::new("bank-transactions", n);
+    for i in 0..n {
+        let at = 1_764_201_600_000 + (offset + i as i64) * 14_400;
+        let (k, v) = generator.next_record(at);
+        let mut t: serde_json::Value = serde_json::from_str(&v).expect("json");
+        let obj = t.as_object_mut().expect("object");
+        for label in ["is_fraud", "fraud_pattern", "city", "currency"] {
+            obj.remove(label);
+        }
+        b.push(Some(k.as_bytes()), t.to_string().as_bytes(), [], 0, offset + i as i64, at);
+    }
+    b.finish()
+}
+
+fn fraud_scoring(rt: &PluginRuntime) {
+    let model = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/fraud-lr.json"))
+        .expect("models/fraud-lr.json (finlake fraud train)");
+    let loaded = rt.load_file(&plugin_dir().join("fraud-score.wasm"), Some("fraud-score")).expect("fraud-score.wasm");
+    let mut scorer =
+        PluginInstance::new(loaded, format!(r#"{{"model": {model}}}"#), Limits::default()).expect("instance");
+    // Warm the state: every account has history, as in a running stream.
+    for k in 0..20 {
+        scorer.process(&scoring_batch(1000, k * 1000)).expect("warm-up");
+    }
+    let batch = scoring_batch(1000, 20_000);
+    let per = per_record_ns(&mut scorer, &batch);
+    let started = Instant::now();
+    let snapshot = scorer.snapshot().expect("snapshot").unwrap_or_default();
+    let took = started.elapsed();
+    let started = Instant::now();
+    scorer.restore(&snapshot).expect("restore");
+    println!(
+        "plugin fraud-score      batch 1000: {per:.0} ns/transaction (features from per-account history + logistic regression, \
+         JSON in and out, inside Wasm); state of 1000 accounts: {} KiB, snapshot {:.1} ms, restore {:.1} ms",
+        snapshot.len() / 1024,
+        took.as_secs_f64() * 1e3,
+        started.elapsed().as_secs_f64() * 1e3
     );
 }
 

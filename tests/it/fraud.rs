@@ -193,3 +193,47 @@ async fn per_account_state_survives_restart_swap_and_crash_and_scores_each_txn_o
     assert_eq!(all, expected);
     assert_exactly_once("scored", &kafka_coordinates(&table).await);
 }
+
+#[test]
+fn the_creditcard_layout_is_scored_by_its_own_model_inside_the_plugin() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/creditcard-lr.json");
+    let model =
+        std::fs::read_to_string(&model).expect("models/creditcard-lr.json (finlake fraud train --layout creditcard)");
+    let cache = tempfile::tempdir().unwrap();
+    let rt = finlake::plugin::PluginRuntime::new(cache.path()).unwrap();
+    let loaded = rt.load_file(&plugin_dir().join("fraud-score.wasm"), Some("fraud-score")).unwrap();
+    let config = format!(r#"{{"layout": "creditcard", "model": {model}}}"#);
+    let mut scorer = finlake::plugin::PluginInstance::new(loaded.clone(), config, Default::default()).unwrap();
+    // A bank model for this layout is refused with the reason.
+    let bank_model = std::fs::read_to_string(model_file()).unwrap();
+    let wrong = finlake::plugin::PluginInstance::new(
+        loaded,
+        format!(r#"{{"layout": "creditcard", "model": {bank_model}}}"#),
+        Default::default(),
+    );
+    assert!(wrong.err().unwrap().to_string().contains("was trained on features"));
+
+    // A fresh sample (another seed than the model's), as `finlake replay-csv` sends it.
+    let mut csv = Vec::new();
+    finlake::simulate::creditcard::write_sample(&mut csv, 4000, 77).unwrap();
+    let mut batch = finlake::plugin::BatchBuilder::new("creditcard", 4000);
+    let mut labels = Vec::new();
+    for (i, row) in finlake::simulate::creditcard::read_rows(std::io::Cursor::new(csv)).enumerate() {
+        let row = row.unwrap();
+        labels.push(row.json.contains("\"class\":1"));
+        batch.push(Some(row.key.as_bytes()), row.json.as_bytes(), [], 0, i as i64, 0);
+    }
+    let result = scorer.process(&batch.finish()).unwrap();
+    let rows = finlake::plugin::rows_of(&result, labels.len()).unwrap();
+    let scored: Vec<(usize, f64)> = rows
+        .iter()
+        .filter(|r| r.output == "scored")
+        .map(|r| (r.input, serde_json::from_slice::<serde_json::Value>(r.json).unwrap()["score"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(scored.len(), labels.len(), "every row scored once");
+    let mean = |fraud: bool| {
+        let s: Vec<f64> = scored.iter().filter(|(i, _)| labels[*i] == fraud).map(|(_, s)| *s).collect();
+        s.iter().sum::<f64>() / s.len() as f64
+    };
+    assert!(mean(true) > 0.5 && mean(false) < 0.1, "frauds {:.3} vs the rest {:.3}", mean(true), mean(false));
+}

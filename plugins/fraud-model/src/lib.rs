@@ -139,6 +139,50 @@ impl FeatureState {
     }
 }
 
+/// Features of the public credit-card data set layout (`V1..V28` are already PCA components;
+/// the amount is log-scaled). Stateless: that layout has no account to keep history for.
+pub const CREDITCARD_FEATURES: [&str; 29] = [
+    "V1",
+    "V2",
+    "V3",
+    "V4",
+    "V5",
+    "V6",
+    "V7",
+    "V8",
+    "V9",
+    "V10",
+    "V11",
+    "V12",
+    "V13",
+    "V14",
+    "V15",
+    "V16",
+    "V17",
+    "V18",
+    "V19",
+    "V20",
+    "V21",
+    "V22",
+    "V23",
+    "V24",
+    "V25",
+    "V26",
+    "V27",
+    "V28",
+    "log_amount",
+];
+
+/// The feature vector of one credit-card-layout row.
+pub fn creditcard_features(v: &[f64], amount: f64) -> Result<Vec<f64>, String> {
+    if v.len() != 28 {
+        return Err(format!("expected 28 V-features, got {}", v.len()));
+    }
+    let mut x = v.to_vec();
+    x.push(amount.max(0.0).ln_1p());
+    Ok(x)
+}
+
 /// A trained logistic regression over standardized features, with its decision threshold.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Model {

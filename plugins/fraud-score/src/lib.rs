@@ -17,6 +17,17 @@ struct FraudScore {
     model: Model,
     threshold: f64,
     state: FeatureState,
+    /// `"bank"` (default): transactions with per-account history; `"creditcard"`: rows of the
+    /// public credit-card data set layout (`finlake replay-csv`), scored without history.
+    creditcard: bool,
+}
+
+/// A row as `finlake replay-csv` sends it (its `class` label is not read).
+#[derive(serde::Deserialize)]
+struct CardRow {
+    row: u64,
+    v: Vec<f64>,
+    amount: f64,
 }
 
 #[derive(serde::Deserialize)]
@@ -42,20 +53,46 @@ impl Plugin for FraudScore {
             .ok_or("config has no model (set config_files = { model = \"models/fraud-lr.json\" })")?;
         let model: Model =
             serde_json::from_value(model.clone()).map_err(|e| format!("the model is not a fraud model: {e}"))?;
-        if model.weights.len() != fraud_model::N || model.features.iter().map(String::as_str).ne(fraud_model::FEATURES)
+        let creditcard = match config.get("layout").and_then(|v| v.as_str()).unwrap_or("bank") {
+            "bank" => false,
+            "creditcard" => true,
+            other => return Err(format!("layout {other:?}: use \"bank\" or \"creditcard\"")),
+        };
+        let expected: &[&str] = if creditcard { &fraud_model::CREDITCARD_FEATURES } else { &fraud_model::FEATURES };
+        if model.weights.len() != expected.len()
+            || model.features.iter().map(String::as_str).ne(expected.iter().copied())
         {
             return Err(format!(
-                "model {} was trained on features {:?}; this plugin computes {:?}",
-                model.version,
-                model.features,
-                fraud_model::FEATURES
+                "model {} was trained on features {:?}; this layout computes {:?}",
+                model.version, model.features, expected
             ));
         }
         let threshold = config.get("threshold").and_then(|v| v.as_f64()).unwrap_or(model.threshold);
-        Ok(FraudScore { model, threshold, state: FeatureState::default() })
+        Ok(FraudScore { model, threshold, state: FeatureState::default(), creditcard })
     }
 
     fn process(&mut self, record: &Record<'_>, out: &mut Emitter) -> Result<(), String> {
+        if self.creditcard {
+            let row: CardRow =
+                serde_json::from_slice(record.value).map_err(|e| format!("not a credit-card row: {e}"))?;
+            let x = fraud_model::creditcard_features(&row.v, row.amount)?;
+            let score = self.model.score(&x);
+            let reasons: Vec<String> = self.model.reasons(&x, 3).into_iter().map(|(name, _)| name).collect();
+            let alert = score >= self.threshold;
+            let out_row = serde_json::json!({
+                "row": row.row,
+                "amount": row.amount,
+                "score": (score * 1e6).round() / 1e6,
+                "alert": alert,
+                "reasons": reasons.join(","),
+                "model_version": self.model.version,
+            });
+            if alert {
+                out.emit("alerts", &out_row);
+            }
+            out.emit("scored", &out_row);
+            return Ok(());
+        }
         let input: Input =
             serde_json::from_slice(record.value).map_err(|e| format!("not a transaction for scoring: {e}"))?;
         let x = self.state.observe(&input.txn);
