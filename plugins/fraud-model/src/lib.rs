@@ -72,6 +72,7 @@ pub struct FeatureState {
 
 const MINUTE: i64 = 60_000;
 const CATEGORY_MEMORY: usize = 16;
+const RECENT_MAX: usize = 256;
 
 fn km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
@@ -129,6 +130,11 @@ impl FeatureState {
         acc.recent.push_back((t.ts, amount));
         let newest = acc.recent.iter().map(|(ts, _)| *ts).max().unwrap_or(t.ts);
         acc.recent.retain(|(ts, _)| newest - ts <= 60 * MINUTE);
+        // Bounded whatever the input: a flood of one account's transactions (or a replay of the
+        // same ones) keeps the most recent only.
+        while acc.recent.len() > RECENT_MAX {
+            acc.recent.pop_front();
+        }
         if !acc.categories.iter().any(|c| c == &t.merchant_category) {
             acc.categories.push_back(t.merchant_category.clone());
             if acc.categories.len() > CATEGORY_MEMORY {
