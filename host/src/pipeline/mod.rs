@@ -2,6 +2,7 @@
 
 pub mod control;
 pub mod graph;
+mod output;
 pub mod replay;
 pub mod runner;
 pub mod stats;

@@ -1,0 +1,103 @@
+//! What a processed batch leaves behind: rows buffered in their tables, failures buffered as
+//! dead letters, and now and then a sample of clean input for trying new plugin versions.
+
+use std::time::{Duration, Instant};
+
+use super::graph::GraphOutput;
+use super::runner::Runner;
+use crate::plugin::{Batch, BatchExt};
+use crate::sink::{Coordinates, DeadLetter};
+
+/// How often entry stages keep a sample of their input (records they handled) for trying a new
+/// plugin version before a swap.
+const SAMPLE_EVERY: Duration = Duration::from_secs(2);
+const SAMPLE_RECORDS: usize = 64;
+
+impl Runner<'_> {
+    /// Keeps, now and then, the records each entry stage handled without failing, so a new
+    /// version of its plugin can be tried on real input before it goes live.
+    pub(super) fn keep_sample(&mut self, batch: &Batch, output: &GraphOutput) {
+        if self.last_sample.is_some_and(|t| t.elapsed() < SAMPLE_EVERY) {
+            return;
+        }
+        self.last_sample = Some(Instant::now());
+        for stage in self.graph.entry_stages() {
+            let failed: std::collections::HashSet<usize> =
+                output.failures.iter().filter(|f| f.stage == stage && f.kind != "rejected").map(|f| f.input).collect();
+            let good: Vec<usize> = (0..batch.len()).filter(|i| !failed.contains(i)).take(SAMPLE_RECORDS).collect();
+            if !good.is_empty() {
+                self.ctx.stats.set_sample(&stage, crate::plugin::batch_view::select(batch, &good));
+            }
+        }
+    }
+
+    /// Buffers a processed batch's rows in their tables and its failures as dead letters.
+    pub(super) fn write(&mut self, batch: &Batch, output: GraphOutput) {
+        let (p, stats) = (&self.ctx.pipeline, &self.ctx.stats);
+        let mut rows_out = 0u64;
+        let mut duplicates = 0u64;
+        let mut dead = Vec::new();
+        for row in output.rows {
+            let (part, off) = (batch.partition(row.input), batch.offset(row.input));
+            let Some(sink) = self.sinks.tables.get_mut(&row.table) else { continue };
+            if !sink.wants(part, off) {
+                continue;
+            }
+            let at = Coordinates {
+                topic: &batch.topic,
+                partition: part,
+                offset: off,
+                timestamp_ms: batch.timestamp(row.input),
+            };
+            match sink.push_json(&row.json, at) {
+                Ok(true) => rows_out += 1,
+                Ok(false) => {
+                    duplicates += 1;
+                    tracing::debug!(pipeline = %p.name, table = %row.table, partition = part, offset = off, "duplicate row skipped (unique key already stored)");
+                }
+                Err(reason) => dead.push(DeadLetter {
+                    stage: "table".into(),
+                    plugin: String::new(),
+                    plugin_version: String::new(),
+                    error_kind: "schema".into(),
+                    reason,
+                    topic: batch.topic.clone(),
+                    partition: part,
+                    offset: off,
+                    timestamp_ms: batch.timestamp(row.input),
+                    key: batch.key(row.input).map(<[u8]>::to_vec),
+                    value: row.json,
+                    table: Some(row.table),
+                }),
+            }
+        }
+        for f in output.failures {
+            dead.push(DeadLetter {
+                stage: f.stage,
+                plugin: f.plugin,
+                plugin_version: f.plugin_version,
+                error_kind: f.kind,
+                reason: f.reason,
+                topic: batch.topic.clone(),
+                partition: batch.partition(f.input),
+                offset: batch.offset(f.input),
+                timestamp_ms: batch.timestamp(f.input),
+                key: batch.key(f.input).map(<[u8]>::to_vec),
+                value: f.value,
+                table: None,
+            });
+        }
+        let mut dead_count = 0u64;
+        for letter in dead {
+            if !self.sinks.dead.wants(letter.partition, letter.offset) {
+                continue;
+            }
+            tracing::debug!(pipeline = %p.name, partition = letter.partition, offset = letter.offset, stage = %letter.stage, kind = %letter.error_kind, reason = %letter.reason, "dead letter");
+            letter.append_to(&p.name, self.sinks.dead.buffer_mut());
+            dead_count += 1;
+        }
+        stats.add(&stats.rows_out, rows_out, "finlake_rows_out_total");
+        stats.add(&stats.duplicates, duplicates, "finlake_duplicates_total");
+        stats.add(&stats.dead_letters, dead_count, "finlake_dead_letters_total");
+    }
+}
