@@ -98,6 +98,24 @@ pub fn parse_since(text: &str) -> Result<i64, String> {
     })
 }
 
+/// Paths (under the lake root) of the dead-letter tables of `pipeline`, or of every pipeline.
+pub fn tables(config: &crate::config::Config, pipeline: Option<&str>) -> Vec<String> {
+    let mut tables: Vec<String> = config
+        .pipelines
+        .iter()
+        .filter(|p| pipeline.is_none_or(|n| p.name == n))
+        .map(|p| {
+            config
+                .table(&p.dead_letter_table)
+                .map(|t| t.relative_path().to_string())
+                .unwrap_or(p.dead_letter_table.clone())
+        })
+        .collect();
+    tables.sort();
+    tables.dedup();
+    tables
+}
+
 /// Every row of the dead-letter table at `root/relative` (empty before its first commit).
 pub async fn read(root: &Path, relative: &str) -> Result<Vec<DeadLetterRow>, DlqError> {
     let err = |message: String| DlqError::Read { table: relative.to_string(), message };

@@ -174,19 +174,7 @@ pub(super) async fn dead_letters(
 ) -> Result<Json<Vec<crate::dlq::DeadLetterRow>>, AppError> {
     let filter = query.filter()?;
     let config = state.control.config();
-    let mut tables: Vec<String> = config
-        .pipelines
-        .iter()
-        .filter(|p| filter.pipeline.as_ref().is_none_or(|n| &p.name == n))
-        .map(|p| {
-            config
-                .table(&p.dead_letter_table)
-                .map(|t| t.relative_path().to_string())
-                .unwrap_or(p.dead_letter_table.clone())
-        })
-        .collect();
-    tables.sort();
-    tables.dedup();
+    let tables = crate::dlq::tables(&config, filter.pipeline.as_deref());
     let mut out = Vec::new();
     for table in tables {
         let rows = crate::dlq::read(&config.lake.root, &table)

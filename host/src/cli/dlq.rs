@@ -55,19 +55,7 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<()> {
             let config = Config::load(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
             let since_ms = since.as_deref().map(dlq::parse_since).transpose().map_err(anyhow::Error::msg)?;
             let filter = dlq::Filter { pipeline: pipeline.clone(), since_ms, stage, limit: Some(limit) };
-            let mut tables: Vec<String> = config
-                .pipelines
-                .iter()
-                .filter(|p| pipeline.as_ref().is_none_or(|n| &p.name == n))
-                .map(|p| {
-                    config
-                        .table(&p.dead_letter_table)
-                        .map(|t| t.relative_path().to_string())
-                        .unwrap_or(p.dead_letter_table.clone())
-                })
-                .collect();
-            tables.sort();
-            tables.dedup();
+            let tables = dlq::tables(&config, pipeline.as_deref());
             let mut rows = Vec::new();
             for t in &tables {
                 let all_rows = dlq::read(&config.lake.root, t).await.with_context(|| format!("reading {t}"))?;

@@ -63,8 +63,8 @@ fn batch_of(letters: &[&DeadLetterRow]) -> Batch {
 
 impl Runner<'_> {
     fn dead_letter_path(&self) -> String {
-        let name = &self.ctx.pipeline.dead_letter_table;
-        self.ctx.config.table(name).map(|t| t.relative_path().to_string()).unwrap_or_else(|| name.clone())
+        let tables = dlq::tables(&self.ctx.config, Some(&self.ctx.pipeline.name));
+        tables.into_iter().next().unwrap_or_else(|| self.ctx.pipeline.dead_letter_table.clone())
     }
 
     /// Runs `letters` through the current graph from their failed step. Errs (writing nothing)
