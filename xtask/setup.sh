@@ -3,6 +3,7 @@
 #   - Debian packages: kcat (Kafka interop tests), build tools for librdkafka
 #   - Rust targets: wasm32-wasip2 (plugins)
 #   - the plugins (plugins/ → plugins/dist/*.wasm)
+#   - the dashboard (web/ → web/dist: Leptos compiled to wasm32-unknown-unknown + wasm-bindgen)
 #   - the finlake binary (profile `ci`, target dir $CARGO_TARGET_DIR)
 # Safe to run again: each step is skipped or incremental when already done.
 set -euo pipefail
@@ -42,6 +43,8 @@ rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasi
 rustup target list --installed | grep -q wasm32-wasip2 && echo "wasm32-wasip2: installed"
 
 "$ROOT/xtask/build-plugins.sh"
+
+"$ROOT/xtask/build-web.sh"
 
 step "finlake (cargo build --profile $FINLAKE_PROFILE; a cold build takes a while on 2 cores)"
 cargo build --profile "$FINLAKE_PROFILE" -p finlake

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every check: formatting, clippy, unit and integration tests
-# (real plugins, real Kafka protocol, real Delta tables, kcat interop), and the Python
-# deltalake reader against a lake the binary writes.
+# (real plugins, real Kafka protocol, real Delta tables, kcat interop), the Python deltalake
+# reader against a lake the binary writes, and the dashboard in headless Chromium plus
+# schemathesis against the running API.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 "$ROOT/xtask/setup.sh"
@@ -12,12 +13,15 @@ cargo fmt --all -- --check
 (cd plugins && cargo fmt --all -- --check)
 
 step "cargo clippy -D warnings"
-cargo clippy --profile "$FINLAKE_PROFILE" -p finlake --all-targets -- -D warnings
+cargo clippy --profile "$FINLAKE_PROFILE" -p finlake -p finlake-api --all-targets -- -D warnings
+cargo clippy --profile "$FINLAKE_PROFILE" -p finlake-web --target wasm32-unknown-unknown -- -D warnings
 (cd plugins && CARGO_TARGET_DIR="$FINLAKE_PLUGINS_TARGET" cargo clippy --release --target wasm32-wasip2 --quiet -- -D warnings)
 
 step "tests (unit + integration)"
 # The fraud features/model crate is plain Rust shared with a Wasm plugin: its tests run natively.
 (cd plugins && CARGO_TARGET_DIR="$FINLAKE_PLUGINS_TARGET" cargo test --release --quiet -p fraud-model)
+# The API types and the dashboard's logic (formatting, chart scaling, candles) run natively.
+cargo test --profile "$FINLAKE_PROFILE" -p finlake-api -p finlake-web
 cargo test --profile "$FINLAKE_PROFILE" -p finlake -- --test-threads 2
 
 step "fraud model: evaluation on a held-out stream (numbers in README)"
@@ -27,4 +31,6 @@ FINLAKE_LOG=warn "$ROOT/xtask/toolkit-check.sh"
 
 step "interop: Python deltalake reads what finlake wrote"
 "$ROOT/xtask/interop.sh"
+
+"$ROOT/xtask/browser-test.sh"
 echo "all checks passed"

@@ -54,6 +54,28 @@ fn as_text<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
 type Identity = (String, i32, i64, String, Option<String>);
 
 impl DeadLetterRow {
+    /// The row as the API shows it: key and value as text.
+    pub fn to_api(&self) -> finlake_api::DeadLetter {
+        finlake_api::DeadLetter {
+            pipeline: self.pipeline.clone(),
+            stage: self.stage.clone(),
+            plugin: self.plugin.clone(),
+            plugin_version: self.plugin_version.clone(),
+            error_kind: self.error_kind.clone(),
+            reason: self.reason.clone(),
+            target_table: self.target_table.clone(),
+            topic: self.topic.clone(),
+            partition: self.partition,
+            offset: self.offset,
+            kafka_timestamp_ms: self.kafka_timestamp_ms,
+            key: self.key.as_deref().map(|k| String::from_utf8_lossy(k).into_owned()),
+            value: String::from_utf8_lossy(&self.value).into_owned(),
+            value_bytes: self.value.len() as u64,
+            value_is_utf8: std::str::from_utf8(&self.value).is_ok(),
+            failed_at_ms: self.failed_at_ms,
+        }
+    }
+
     fn identity(&self) -> Identity {
         (self.topic.clone(), self.partition, self.offset, self.stage.clone(), self.target_table.clone())
     }

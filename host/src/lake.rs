@@ -6,12 +6,11 @@ use std::path::{Path, PathBuf};
 use deltalake::DeltaTable;
 use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
 use futures::TryStreamExt;
-use serde::Serialize;
 
 use crate::config::Config;
 
 /// A table known to the config: declared in `[[tables]]`, or a pipeline's dead-letter table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct CatalogEntry {
     pub name: String,
     pub layer: String,
@@ -61,26 +60,7 @@ pub fn catalog(config: &Config) -> Vec<CatalogEntry> {
     entries
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Column {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub nullable: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TableInfo {
-    #[serde(flatten)]
-    pub entry: CatalogEntry,
-    /// `None` until the pipeline has created the table.
-    pub version: Option<u64>,
-    pub columns: Vec<Column>,
-    pub partition_by: Vec<String>,
-    pub files: usize,
-    pub rows: u64,
-    pub bytes: u64,
-}
+pub use finlake_api::{Column, Commit, CommitPlugin, TableInfo};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {
@@ -107,7 +87,10 @@ pub async fn open_dir(root: &Path, relative: &str) -> Result<Option<DeltaTable>,
 /// Schema, version, file count, rows (from the Parquet footers) and bytes of one table.
 pub async fn describe(root: &Path, entry: &CatalogEntry) -> Result<TableInfo, LakeError> {
     let mut info = TableInfo {
-        entry: entry.clone(),
+        name: entry.name.clone(),
+        layer: entry.layer.clone(),
+        path: entry.path.clone(),
+        pipeline: entry.pipeline.clone(),
         version: None,
         columns: vec![],
         partition_by: vec![],
@@ -140,9 +123,9 @@ pub async fn describe(root: &Path, entry: &CatalogEntry) -> Result<TableInfo, La
     Ok(info)
 }
 
-/// Commits, newest first: version-less commit info as Delta stores it (timestamp, operation,
-/// parameters, and FinLake's `finlake.pipeline` / `finlake.plugins`).
-pub async fn history(root: &Path, entry: &CatalogEntry, limit: usize) -> Result<Vec<serde_json::Value>, LakeError> {
+/// Commits, newest first, with what FinLake records in each: the pipeline (`finlake.pipeline`)
+/// and the plugin versions (`finlake.plugins`) that made it.
+pub async fn history(root: &Path, entry: &CatalogEntry, limit: usize) -> Result<Vec<Commit>, LakeError> {
     let Some(table) = open(root, entry).await? else { return Ok(vec![]) };
     let latest = table.version().unwrap_or(0);
     let infos: Vec<_> = table
@@ -150,15 +133,22 @@ pub async fn history(root: &Path, entry: &CatalogEntry, limit: usize) -> Result<
         .try_collect()
         .await
         .map_err(|e| LakeError::Delta { table: entry.name.clone(), message: e.to_string() })?;
-    Ok(infos
-        .into_iter()
-        .enumerate()
-        .map(|(i, info)| {
-            let mut v = serde_json::to_value(&info).unwrap_or_default();
-            if let Some(o) = v.as_object_mut() {
-                o.insert("version".into(), serde_json::Value::from(latest.saturating_sub(i as u64)));
-            }
-            v
-        })
-        .collect())
+    Ok(infos.into_iter().enumerate().map(|(i, info)| commit_of(latest.saturating_sub(i as u64), &info)).collect())
+}
+
+fn commit_of(version: u64, info: &deltalake::kernel::CommitInfo) -> Commit {
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+    let plugins = info
+        .info
+        .get("finlake.plugins")
+        .and_then(|v| serde_json::from_value::<Vec<CommitPlugin>>(v.clone()).ok())
+        .unwrap_or_default();
+    Commit {
+        version,
+        timestamp_ms: info.timestamp,
+        operation: info.operation.clone(),
+        pipeline: info.info.get("finlake.pipeline").map(text),
+        plugins,
+        parameters: info.operation_parameters.iter().flatten().map(|(k, v)| (k.clone(), text(v))).collect(),
+    }
 }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod config;
 pub mod control;
 pub mod dlq;
+pub mod events;
 pub mod fraud;
 pub mod gold;
 pub mod kafka;

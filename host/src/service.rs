@@ -54,14 +54,21 @@ impl Service {
                 tokio::net::TcpListener::bind(&addr).await.map_err(|source| ServiceError::Listen { addr, source })?;
             let local = listener.local_addr().ok();
             let state = AppState::new(control.clone(), metrics_handle(), local);
+            let feeds = state.shutdown.clone();
             let mut stop_api = stop_rx.clone();
             helpers.spawn(async move {
                 let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
                     let _ = stop_api.wait_for(|s| *s).await;
+                    // Live feeds never end by themselves: end them, or shutdown waits on them.
+                    feeds.cancel();
                 });
                 if let Err(e) = serve.await {
                     tracing::error!(error = %e, "API server stopped");
                 }
+            });
+            let ticker = crate::api::events::spawn_ticker(control.clone(), stop_rx.clone());
+            helpers.spawn(async move {
+                let _ = ticker.await;
             });
             local
         } else {

@@ -104,16 +104,19 @@ async fn valid_records_reach_silver_malformed_ones_the_dead_letters_exactly_once
     assert_eq!(by_name("silver_trades")["rows"], 300);
     assert_eq!(by_name("silver_trades")["partition_by"], serde_json::json!(["symbol"]));
     assert_eq!(by_name("dead_letters")["layer"], "dead-letter");
-    let history: serde_json::Value =
-        reqwest::get(format!("{api}/api/tables/silver_trades/history")).await.unwrap().json_value().await;
+    let history: Vec<finlake_api::Commit> = serde_json::from_value(
+        reqwest::get(format!("{api}/api/tables/silver_trades/history")).await.unwrap().json_value().await,
+    )
+    .unwrap();
     let first = &history[0];
-    assert_eq!(first["operation"], "WRITE");
-    assert_eq!(first["finlake.pipeline"], "stock-trades");
-    assert_eq!(first["finlake.plugins"][1]["plugin"], "normalize-trade");
-    let plugins: serde_json::Value = reqwest::get(format!("{api}/api/plugins")).await.unwrap().json_value().await;
-    let normalize = plugins.as_array().unwrap().iter().find(|p| p["plugin"] == "normalize-trade").unwrap();
-    assert!(normalize["calls"].as_u64().unwrap() > 0 && normalize["p99_ms"].as_f64().is_some(), "{normalize}");
-    assert_eq!(normalize["errors"], 0);
+    assert_eq!(first.operation.as_deref(), Some("WRITE"));
+    assert_eq!(first.pipeline.as_deref(), Some("stock-trades"));
+    assert_eq!(first.plugins[1].plugin, "normalize-trade");
+    let plugins: Vec<finlake_api::StagePlugin> =
+        serde_json::from_value(reqwest::get(format!("{api}/api/plugins")).await.unwrap().json_value().await).unwrap();
+    let normalize = &plugins.iter().find(|p| p.stage.plugin == "normalize-trade").unwrap().stage;
+    assert!(normalize.calls > 0 && normalize.p99_ms.is_some(), "{normalize:?}");
+    assert_eq!(normalize.errors, 0);
     service.shutdown().await;
     assert_eq!(final_check(&lake, 330).await, (300, 30));
     assert_eq!(snapshot[0].records_in, 330);

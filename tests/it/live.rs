@@ -59,7 +59,13 @@ async fn live_config_edits_and_dead_letter_replay_lose_and_double_nothing() {
 
     // Replaying while the plugin still traps on them is refused, and writes nothing.
     let client = reqwest::Client::new();
-    let replay = || client.post(format!("{api}/api/dead-letters/replay")).body(r#"{"pipeline": "p"}"#).send();
+    let replay = || {
+        client
+            .post(format!("{api}/api/dead-letters/replay"))
+            .header("content-type", "application/json")
+            .body(r#"{"pipeline": "p"}"#)
+            .send()
+    };
     let (status, refused) = json(replay().await.unwrap()).await;
     assert_eq!(status, 409, "{refused}");
     assert!(refused["error"].as_str().unwrap().contains("still fails every replayed record"), "{refused}");

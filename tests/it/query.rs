@@ -112,7 +112,7 @@ async fn shipped_queries_time_travel_and_errors_over_a_simulated_lake() {
     .unwrap();
     // Between the commits of versions 1 and 2 (flushes are >= 500 ms apart), the table was at
     // version 1.
-    let at = |v: u64| history.iter().find(|h| h["version"] == v).and_then(|h| h["timestamp"].as_i64()).unwrap();
+    let at = |v: u64| history.iter().find(|h| h.version == v).and_then(|h| h.timestamp_ms).unwrap();
     let between = (at(1) + at(2)) / 2;
     let as_of = QueryOptions { as_of: chrono::DateTime::from_timestamp_millis(between), ..QueryOptions::default() };
     assert_eq!(count(&config, "SELECT count(*) FROM silver_trades", &as_of).await, old, "as of between v1 and v2");

@@ -48,8 +48,10 @@ async fn put_plugin(api: &str, variant: &str) -> (reqwest::StatusCode, serde_jso
 }
 
 async fn live_version(api: &str) -> String {
-    let plugins: serde_json::Value = json(reqwest::get(format!("{api}/api/plugins")).await.unwrap()).await;
-    plugins[0]["version"].as_str().unwrap_or_default().to_string()
+    let plugins: Vec<finlake_api::StagePlugin> =
+        serde_json::from_value(json(reqwest::get(format!("{api}/api/plugins")).await.unwrap()).await)
+            .unwrap_or_default();
+    plugins.first().map(|p| p.stage.version.clone()).unwrap_or_default()
 }
 
 /// Per commit of a table (in order): the plugin version its commit info names, and the
@@ -144,9 +146,10 @@ async fn hot_swaps_under_load_lose_nothing_and_each_row_carries_the_version_live
     assert_eq!(status, 400, "{refused}");
     assert!(refused["error"].as_str().unwrap().contains("trapped"), "{refused}");
     assert!(refused["error"].as_str().unwrap().contains("sample"), "{refused}");
-    let listed: serde_json::Value = json(reqwest::get(format!("{api}/api/plugins")).await.unwrap()).await;
-    assert_eq!(listed[0]["version"], "2.0.0");
-    assert!(listed[0]["last_refusal"]["error"].as_str().unwrap().contains("trapped"), "{listed}");
+    let listed: Vec<finlake_api::StagePlugin> =
+        serde_json::from_value(json(reqwest::get(format!("{api}/api/plugins")).await.unwrap()).await).unwrap();
+    assert_eq!(listed[0].stage.version, "2.0.0");
+    assert!(listed[0].last_refusal.as_ref().unwrap().error.contains("trapped"), "{listed:?}");
     // Uploading the live version again changes nothing.
     let (status, same) = put_plugin(&api, "2.0.0").await;
     assert_eq!((status.as_u16(), same["changed"].as_bool()), (200, Some(false)), "{same}");

@@ -34,7 +34,7 @@ pub(super) async fn require_token(State(state): State<AppState>, request: Reques
     };
     match refusal {
         Some(e) => {
-            tracing::warn!(%method, %path, reason = %e.message, "change refused by API auth");
+            tracing::warn!(%method, %path, reason = %e.message(), "change refused by API auth");
             e.into_response()
         }
         None => {

@@ -1,27 +1,21 @@
 //! Handlers that show and change what runs: plugins (list, upload, rollback), the config
-//! (read, write with dry run, status), resuming a paused pipeline.
+//! (read, write with dry run, status), resuming a paused pipeline, dead letters (list, replay).
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use serde::Serialize;
+use finlake_api::{
+    ConfigStatus, DeadLetter, DeadLetterQuery, DeployReport, ErrorBody, ReloadReport, Replayed, ResumeReport,
+    RollbackRequest, StagePlugin,
+};
 
 use super::{AppError, AppState};
-use crate::control::{ChangeSource, DeployError, DeployReport, PluginHistory, ReloadError, ReloadReport, Source};
-use crate::pipeline::StageSnapshot;
+use crate::control::{ChangeSource, Source};
 
-/// One stage's plugin as `GET /api/plugins` lists it: what runs and how it does, plus every
-/// kept version of the plugin and the last refused one.
-#[derive(Serialize)]
-pub(super) struct StagePlugin {
-    #[serde(flatten)]
-    stage: StageSnapshot,
-    versions: Vec<crate::control::plugins::PluginVersion>,
-    last_refusal: Option<crate::control::plugins::Refusal>,
-}
-
+/// Every stage's plugin: the live version, its calls and timing, kept versions, last refusal.
+#[utoipa::path(get, path = "/api/plugins", tag = "plugins", responses((status = 200, body = Vec<StagePlugin>)))]
 pub(super) async fn plugins(State(state): State<AppState>) -> Json<Vec<StagePlugin>> {
     let histories = state.control.plugin_histories();
     let stages = state.control.registry.stage_snapshots();
@@ -29,23 +23,48 @@ pub(super) async fn plugins(State(state): State<AppState>) -> Json<Vec<StagePlug
         stages
             .into_iter()
             .map(|stage| {
-                let history: PluginHistory = histories.get(&stage.plugin).cloned().unwrap_or_default();
-                StagePlugin { stage, versions: history.versions, last_refusal: history.last_refusal }
+                let history = histories.get(&stage.plugin).cloned().unwrap_or_default();
+                StagePlugin {
+                    stage,
+                    versions: history.versions,
+                    active: history.active,
+                    last_refusal: history.last_refusal,
+                }
             })
             .collect(),
     )
 }
 
-fn deploy_error(e: DeployError) -> AppError {
-    let status = match e {
-        DeployError::Unknown(_) | DeployError::NoSuchVersion { .. } => StatusCode::NOT_FOUND,
-        DeployError::Refused(_) | DeployError::NothingToRollBack(_) => StatusCode::BAD_REQUEST,
-        DeployError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    AppError::new(status, e.to_string())
+/// A JSON body, optional: empty means the default. A non-empty body must say it is JSON, so a
+/// cross-site form (text/plain, no preflight) cannot pass for one.
+fn optional_json<T: serde::de::DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    body: &Bytes,
+    example: &str,
+) -> Result<T, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/json"));
+    if !is_json {
+        return Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("send the body as Content-Type: application/json, e.g. {example}"),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| AppError::bad_request(format!("{e}; send nothing, or {example}")))
 }
 
-/// `PUT /api/plugins/{name}` with the component's bytes as the body.
+/// Hot-swaps a plugin: the body is the new component. It is compiled, checked, initialised and
+/// tried on recent live input first; a refusal says why and the live version keeps running.
+#[utoipa::path(put, path = "/api/plugins/{name}", tag = "plugins",
+    params(("name" = String, Path, description = "The plugin name, as in pipelines.toml")),
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The Wasm component"),
+    responses((status = 200, body = DeployReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub(super) async fn upload_plugin(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -62,150 +81,132 @@ pub(super) async fn upload_plugin(
         AppError::new(status, message)
     })?;
     if bytes.is_empty() {
-        return Err(AppError::new(
-            StatusCode::BAD_REQUEST,
-            "empty body: send the component's bytes (curl --data-binary @plugin.wasm)",
-        ));
+        return Err(AppError::bad_request("empty body: send the component's bytes (curl --data-binary @plugin.wasm)"));
     }
     tracing::info!(plugin = %name, bytes = bytes.len(), "plugin upload received");
-    let report = state.control.deploy(&name, bytes.to_vec(), Source::Upload).await.map_err(deploy_error)?;
-    Ok(Json(report))
+    Ok(Json(state.control.deploy(&name, bytes.to_vec(), Source::Upload).await?))
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RollbackRequest {
-    /// A kept version: sha256 (or a prefix of it) or version string. Default: the previous one.
-    to: Option<String>,
-}
-
-/// `POST /api/plugins/{name}/rollback` with an optional `{"to": "<sha256 or version>"}`.
+/// Makes a kept version live again (default: the one before the live one).
+#[utoipa::path(post, path = "/api/plugins/{name}/rollback", tag = "plugins",
+    params(("name" = String, Path, description = "The plugin name")),
+    request_body(content = Option<RollbackRequest>, content_type = "application/json"),
+    responses((status = 200, body = DeployReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody)))]
 pub(super) async fn rollback_plugin(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<DeployReport>, AppError> {
-    let request: RollbackRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        RollbackRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            AppError::new(StatusCode::BAD_REQUEST, format!("{e}; send nothing, or {{\"to\": \"<sha256 or version>\"}}"))
-        })?
-    };
-    let report = state.control.rollback(&name, request.to.as_deref()).await.map_err(deploy_error)?;
-    Ok(Json(report))
+    let request: RollbackRequest = optional_json(&headers, &body, r#"{"to": "<sha256 or version>"}"#)?;
+    Ok(Json(state.control.rollback(&name, request.to.as_deref()).await?))
 }
 
-/// `GET /api/config`: the text in effect.
+/// The `pipelines.toml` text in effect.
+#[utoipa::path(get, path = "/api/config", tag = "config",
+    responses((status = 200, body = String, content_type = "application/toml")))]
 pub(super) async fn get_config(State(state): State<AppState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], state.control.config_text())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
 pub(super) struct PutConfigParams {
+    /// Only check the text and say what would change.
     #[serde(default)]
     dry_run: bool,
 }
 
-/// `PUT /api/config[?dry_run=true]` with the whole new text as the body.
+/// Replaces the config (the whole text): validated, written to the file, applied as a diff per
+/// pipeline. Invalid text changes nothing; its problems are located (`file:line:col`).
+#[utoipa::path(put, path = "/api/config", tag = "config", params(PutConfigParams),
+    request_body(content = String, content_type = "application/toml"),
+    responses((status = 200, body = ReloadReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
 pub(super) async fn put_config(
     State(state): State<AppState>,
-    Query(params): Query<PutConfigParams>,
-    body: String,
+    params: Result<Query<PutConfigParams>, axum::extract::rejection::QueryRejection>,
+    body: Result<String, axum::extract::rejection::StringRejection>,
 ) -> Result<Json<ReloadReport>, AppError> {
-    match state.control.reload(body, ChangeSource::Api, params.dry_run).await {
-        Ok(report) => Ok(Json(report)),
-        Err(ReloadError::Invalid(e)) => Err(AppError::with_problems(
-            StatusCode::BAD_REQUEST,
-            "the config is invalid; nothing changed",
-            e.problems().iter().map(ToString::to_string).collect(),
-        )),
-        Err(e) => Err(AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
-    }
+    let Query(params) = params.map_err(|e| AppError::bad_request(e.body_text()))?;
+    let body = body.map_err(|e| AppError::bad_request(format!("{}; send the config as UTF-8 text", e.body_text())))?;
+    Ok(Json(state.control.reload(body, ChangeSource::Api, params.dry_run).await?))
 }
 
-pub(super) async fn config_status(State(state): State<AppState>) -> Json<crate::control::ConfigStatus> {
+/// The config in effect, the last change and the last refused edit.
+#[utoipa::path(get, path = "/api/config/status", tag = "config", responses((status = 200, body = ConfigStatus)))]
+pub(super) async fn config_status(State(state): State<AppState>) -> Json<ConfigStatus> {
     Json(state.control.config_status())
 }
 
-/// `POST /api/pipelines/{name}/resume`.
+/// Retries the batch a paused pipeline holds, with the current plugins.
+#[utoipa::path(post, path = "/api/pipelines/{name}/resume", tag = "pipelines",
+    params(("name" = String, Path, description = "The pipeline name")),
+    responses((status = 200, body = ResumeReport), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn resume(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<serde_json::Value>, AppError> {
-    let message = state.control.resume(&name).await.map_err(|e| AppError::new(StatusCode::CONFLICT, e))?;
-    Ok(Json(serde_json::json!({ "pipeline": name, "message": message })))
+) -> Result<Json<ResumeReport>, AppError> {
+    let message = state.control.resume(&name).await?;
+    Ok(Json(ResumeReport { pipeline: name, message }))
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct DeadLetterQuery {
-    pipeline: Option<String>,
-    /// A time (RFC 3339) or a duration back from now (`30m`, `2h`).
-    since: Option<String>,
-    stage: Option<String>,
-    limit: Option<usize>,
-    /// Every row, replay markers and replayed letters included (default: pending only).
-    #[serde(default)]
-    all: bool,
+fn filter_of(query: &DeadLetterQuery) -> Result<crate::dlq::Filter, AppError> {
+    let since_ms = query.since.as_deref().map(crate::dlq::parse_since).transpose().map_err(AppError::bad_request)?;
+    Ok(crate::dlq::Filter {
+        pipeline: query.pipeline.clone(),
+        since_ms,
+        stage: query.stage.clone(),
+        limit: query.limit.map(|l| l.min(usize::MAX as u64) as usize),
+    })
 }
 
-impl DeadLetterQuery {
-    fn filter(&self) -> Result<crate::dlq::Filter, AppError> {
-        let since_ms = self
-            .since
-            .as_deref()
-            .map(crate::dlq::parse_since)
-            .transpose()
-            .map_err(|e| AppError::new(StatusCode::BAD_REQUEST, e))?;
-        Ok(crate::dlq::Filter {
-            pipeline: self.pipeline.clone(),
-            since_ms,
-            stage: self.stage.clone(),
-            limit: self.limit,
-        })
-    }
-}
-
-/// `GET /api/dead-letters`: pending dead letters (or, with `all=true`, every row), oldest first.
+/// Pending dead letters (or, with `all=true`, every row), oldest first.
+#[utoipa::path(get, path = "/api/dead-letters", tag = "dead letters", params(DeadLetterQuery),
+    responses((status = 200, body = Vec<DeadLetter>), (status = 400, body = ErrorBody)))]
 pub(super) async fn dead_letters(
     State(state): State<AppState>,
-    Query(query): Query<DeadLetterQuery>,
-) -> Result<Json<Vec<crate::dlq::DeadLetterRow>>, AppError> {
-    let filter = query.filter()?;
+    query: Result<Query<DeadLetterQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<DeadLetter>>, AppError> {
+    let Query(query) = query.map_err(|e| AppError::bad_request(e.body_text()))?;
+    let filter = filter_of(&query)?;
     let config = state.control.config();
-    let tables = crate::dlq::tables(&config, filter.pipeline.as_deref());
     let mut out = Vec::new();
-    for table in tables {
-        let rows = crate::dlq::read(&config.lake.root, &table)
-            .await
-            .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        if query.all {
-            out.extend(rows.into_iter().filter(|r| filter.pipeline.as_ref().is_none_or(|p| &r.pipeline == p)));
+    for table in crate::dlq::tables(&config, filter.pipeline.as_deref()) {
+        let rows = crate::dlq::read(&config.lake.root, &table).await?;
+        let rows: Vec<crate::dlq::DeadLetterRow> = if query.all {
+            rows.into_iter().filter(|r| filter.pipeline.as_ref().is_none_or(|p| &r.pipeline == p)).collect()
         } else {
-            out.extend(crate::dlq::pending(&rows, &filter));
-        }
+            crate::dlq::pending(&rows, &filter)
+        };
+        out.extend(
+            rows.iter()
+                .filter(|r| query.reason.as_ref().is_none_or(|text| r.reason.contains(text.as_str())))
+                .map(|r| r.to_api()),
+        );
     }
-    out.truncate(query.limit.unwrap_or(1000));
+    out.truncate(filter.limit.unwrap_or(1000));
     Ok(Json(out))
 }
 
-/// `POST /api/dead-letters/replay` with `{"pipeline"?, "since"?, "stage"?, "limit"?}`.
+/// Sends pending dead letters back through the current plugins, exactly once.
+#[utoipa::path(post, path = "/api/dead-letters/replay", tag = "dead letters",
+    request_body(content = Option<DeadLetterQuery>, content_type = "application/json"),
+    responses((status = 200, body = Vec<Replayed>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 415, body = ErrorBody)))]
 pub(super) async fn replay_dead_letters(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Vec<crate::pipeline::Replayed>>, AppError> {
-    let query: DeadLetterQuery = if body.iter().all(u8::is_ascii_whitespace) {
-        DeadLetterQuery::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            AppError::new(
-                StatusCode::BAD_REQUEST,
-                format!("{e}; send {{\"pipeline\": \"...\", \"since\": \"2h\"}} or nothing"),
-            )
-        })?
-    };
-    let filter = query.filter()?;
-    let done = state.control.replay(filter).await.map_err(|e| AppError::new(StatusCode::CONFLICT, e))?;
-    Ok(Json(done))
+) -> Result<Json<Vec<Replayed>>, AppError> {
+    let query: DeadLetterQuery = optional_json(&headers, &body, r#"{"pipeline": "...", "since": "2h"}"#)?;
+    if query.all || query.reason.is_some() {
+        return Err(AppError::bad_request(
+            "`all` and `reason` only filter listings; a replay takes pipeline, stage, since, limit",
+        ));
+    }
+    let filter = filter_of(&query)?;
+    Ok(Json(state.control.replay(filter).await?))
 }

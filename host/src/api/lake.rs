@@ -1,100 +1,85 @@
 //! Handlers over the lake: table listing and history, SQL queries.
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
+use finlake_api::{Commit, ErrorBody, QueryColumn, QueryRequest, QueryResponse, TableInfo};
 
 use super::{AppError, AppState};
-use crate::lake::{self, TableInfo};
+use crate::lake;
 
+/// Every table of the lake: layer, writer, schema, version, files, rows, bytes.
+#[utoipa::path(get, path = "/api/tables", tag = "lake",
+    responses((status = 200, body = Vec<TableInfo>), (status = 500, body = ErrorBody)))]
 pub(super) async fn tables(State(state): State<AppState>) -> Result<Json<Vec<TableInfo>>, AppError> {
     let (catalog, root) = (state.control.catalog(), state.control.config().lake.root.clone());
     let mut out = Vec::new();
     for entry in catalog.iter() {
-        out.push(
-            lake::describe(&root, entry)
-                .await
-                .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
-        );
+        out.push(lake::describe(&root, entry).await?);
     }
     Ok(Json(out))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
 pub(super) struct HistoryParams {
-    limit: Option<usize>,
+    /// Commits to return, newest first (1–1000, default 20).
+    limit: Option<u64>,
 }
 
+/// A table's commits, newest first, each with the pipeline and plugin versions that made it.
+#[utoipa::path(get, path = "/api/tables/{name}/history", tag = "lake",
+    params(("name" = String, Path, description = "The table name"), HistoryParams),
+    responses((status = 200, body = Vec<Commit>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 500, body = ErrorBody)))]
 pub(super) async fn table_history(
     State(state): State<AppState>,
-    axum::extract::Path(name): axum::extract::Path<String>,
-    axum::extract::Query(params): axum::extract::Query<HistoryParams>,
-) -> Result<Json<Vec<serde_json::Value>>, AppError> {
+    Path(name): Path<String>,
+    params: Result<Query<HistoryParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<Commit>>, AppError> {
+    let Query(params) = params.map_err(|e| AppError::bad_request(e.body_text()))?;
     let (catalog, root) = (state.control.catalog(), state.control.config().lake.root.clone());
     let entry = catalog.iter().find(|e| e.name == name).ok_or_else(|| {
         let known: Vec<&str> = catalog.iter().map(|e| e.name.as_str()).collect();
-        AppError::new(StatusCode::NOT_FOUND, format!("unknown table {name:?}; tables: {}", known.join(", ")))
+        AppError::not_found(format!("unknown table {name:?}; tables: {}", known.join(", ")))
     })?;
-    let limit = params.limit.unwrap_or(20).clamp(1, 1000);
-    let history = lake::history(&root, entry, limit)
-        .await
-        .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(Json(history))
+    let limit = params.limit.unwrap_or(20).clamp(1, 1000) as usize;
+    Ok(Json(lake::history(&root, entry, limit).await?))
 }
 
-/// `POST /api/query` body.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct QueryRequest {
-    sql: String,
-    /// Read every table at this version.
-    version: Option<u64>,
-    /// Read every table as of this time (RFC 3339).
-    as_of: Option<String>,
-    /// Rows per page (default 1000).
-    limit: Option<usize>,
-    /// Rows to skip (the previous page's `next_offset`).
-    offset: Option<usize>,
-}
-
+/// Runs one SQL query over the lake, now or back in time, and returns a page of rows.
+#[utoipa::path(post, path = "/api/query", tag = "lake", request_body = QueryRequest,
+    responses((status = 200, body = QueryResponse), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 500, body = ErrorBody)))]
 pub(super) async fn query(
     State(state): State<AppState>,
     body: Result<Json<QueryRequest>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<QueryResponse>, AppError> {
     let Json(request) = body.map_err(|e| {
-        AppError::new(StatusCode::BAD_REQUEST, format!("{}; send {{\"sql\": \"SELECT ...\"}}", e.body_text()))
+        AppError::new(e.status(), format!("{}; send {{\"sql\": \"SELECT ...\"}} as application/json", e.body_text()))
     })?;
-    let bad = |e: crate::query::QueryError| {
-        let status = match e {
-            crate::query::QueryError::Lake(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        AppError::new(status, e.to_string())
-    };
-    let as_of = request.as_of.as_deref().map(crate::query::parse_timestamp).transpose().map_err(bad)?;
+    let as_of = request.as_of.as_deref().map(crate::query::parse_timestamp).transpose()?;
+    let clamp = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     let options = crate::query::QueryOptions {
         version: request.version,
         as_of,
-        limit: request.limit.unwrap_or(1000),
-        offset: request.offset.unwrap_or(0),
+        limit: request.limit.map(clamp).unwrap_or(1000),
+        offset: request.offset.map(clamp).unwrap_or(0),
         timeout: std::time::Duration::from_secs(30),
     };
     let (catalog, root) = (state.control.catalog(), state.control.config().lake.root.clone());
-    let out = crate::query::run(&catalog, &root, &request.sql, &options).await.map_err(bad)?;
+    let out = crate::query::run(&catalog, &root, &request.sql, &options).await?;
     tracing::info!(rows = out.rows, has_more = out.has_more, ms = out.elapsed.as_millis() as u64, "query answered");
-    let columns: Vec<serde_json::Value> = out
-        .schema
-        .fields()
-        .iter()
-        .map(|f| serde_json::json!({"name": f.name(), "type": f.data_type().to_string()}))
-        .collect();
-    Ok(Json(serde_json::json!({
-        "columns": columns,
-        "rows": crate::query::format::json_rows(&out.batches),
-        "row_count": out.rows,
-        "has_more": out.has_more,
-        "next_offset": out.has_more.then_some(options.offset + out.rows),
-        "versions": out.versions,
-        "elapsed_ms": out.elapsed.as_millis() as u64,
-    })))
+    Ok(Json(QueryResponse {
+        columns: out
+            .schema
+            .fields()
+            .iter()
+            .map(|f| QueryColumn { name: f.name().clone(), kind: f.data_type().to_string() })
+            .collect(),
+        rows: crate::query::format::json_rows(&out.batches),
+        row_count: out.rows as u64,
+        has_more: out.has_more,
+        next_offset: out.has_more.then_some((options.offset.saturating_add(out.rows)) as u64),
+        versions: out.versions,
+        elapsed_ms: out.elapsed.as_millis() as u64,
+    }))
 }

@@ -7,6 +7,7 @@ use anyhow::Context;
 use super::remote::Remote;
 use finlake::config::Config;
 use finlake::dlq;
+use finlake_api::DeadLetterQuery;
 
 #[derive(clap::Subcommand)]
 pub enum DlqCommand {
@@ -43,7 +44,7 @@ pub enum DlqCommand {
         stage: Option<String>,
         /// Replay at most this many.
         #[arg(long)]
-        limit: Option<usize>,
+        limit: Option<u64>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -92,25 +93,18 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<()> {
             println!("{} dead letter(s){}", rows.len(), if all { "" } else { " pending — replay: finlake dlq replay" });
         }
         DlqCommand::Replay { pipeline, since, stage, limit, remote } => {
-            let body = serde_json::json!({ "pipeline": pipeline, "since": since, "stage": stage, "limit": limit });
-            let done =
-                remote.send(reqwest::Method::POST, "/api/dead-letters/replay", body.to_string().into_bytes()).await?;
-            for r in done.as_array().into_iter().flatten() {
-                if r["replayed"] == 0 {
-                    println!("{}: nothing pending", r["pipeline"].as_str().unwrap_or(""));
+            let query = DeadLetterQuery { pipeline, since, stage, limit, ..DeadLetterQuery::default() };
+            for r in remote.replay_dead_letters(&query).await? {
+                if r.replayed == 0 {
+                    println!("{}: nothing pending", r.pipeline);
                     continue;
                 }
                 println!(
                     "{}: replay {} — {} replayed, {} succeeded ({} row(s) written), {} failed again",
-                    r["pipeline"].as_str().unwrap_or(""),
-                    r["replay"],
-                    r["replayed"],
-                    r["succeeded"],
-                    r["rows_written"],
-                    r["failed_again"]
+                    r.pipeline, r.replay, r.replayed, r.succeeded, r.rows_written, r.failed_again
                 );
-                for s in r["skipped"].as_array().into_iter().flatten() {
-                    println!("  left pending: {}", s.as_str().unwrap_or_default());
+                for s in &r.skipped {
+                    println!("  left pending: {s}");
                 }
             }
         }

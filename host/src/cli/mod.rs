@@ -1,6 +1,12 @@
-//! Subcommands that are more than a call into the library: dead letters, and talking to a
-//! running `finlake run` through its API.
+//! The subcommands, one module each: its flags (the help texts of the subcommand itself are on
+//! the `Command` variants in `main.rs`) and its body.
 
 pub mod dlq;
 pub mod fraud;
+pub mod plugin;
+pub mod produce;
+pub mod query;
 pub mod remote;
+pub mod run;
+pub mod signal;
+pub mod validate;

@@ -95,11 +95,21 @@ pub struct ApiConfig {
     pub token: Option<String>,
     /// Largest accepted upload (a plugin component), in MiB.
     pub max_upload_mb: u64,
+    /// The built dashboard (`xtask/build-web.sh` writes `web/dist`), served at `/`; relative
+    /// paths are relative to the config file's directory. When it is missing the API still
+    /// runs and `/` says how to build it.
+    pub dashboard: PathBuf,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { enabled: true, listen: "127.0.0.1:8080".into(), token: None, max_upload_mb: 64 }
+        ApiConfig {
+            enabled: true,
+            listen: "127.0.0.1:8080".into(),
+            token: None,
+            max_upload_mb: 64,
+            dashboard: PathBuf::from("web/dist"),
+        }
     }
 }
 
@@ -409,8 +419,9 @@ impl Config {
     fn resolve_paths(&mut self, base: &Path) {
         let stage_files =
             self.pipelines.iter_mut().flat_map(|p| p.stages.iter_mut()).flat_map(|s| s.config_files.values_mut());
-        for p in
-            [&mut self.lake.root, &mut self.plugins.dir, &mut self.plugins.cache_dir].into_iter().chain(stage_files)
+        for p in [&mut self.lake.root, &mut self.plugins.dir, &mut self.plugins.cache_dir, &mut self.api.dashboard]
+            .into_iter()
+            .chain(stage_files)
         {
             if p.is_relative() {
                 *p = base.join(&*p);

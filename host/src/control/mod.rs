@@ -47,6 +47,16 @@ struct Running {
     gold: BTreeMap<String, Task>,
 }
 
+/// Why a command to a pipeline (resume, replay) was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("unknown pipeline {name:?}; pipelines: {known}")]
+    UnknownPipeline { name: String, known: String },
+    /// The pipeline answered no (not paused, not running, the replay still fails), with why.
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// Owns everything that runs from the config, and applies changes to it.
 pub struct ControlPlane {
     pub registry: Registry,
@@ -64,9 +74,11 @@ pub struct ControlPlane {
 impl ControlPlane {
     /// A control plane for `config` (whose text was `text`); nothing runs until [`ControlPlane::start`].
     pub fn new(config: Config, text: String, brokers: String, runtime: Arc<PluginRuntime>) -> Arc<Self> {
-        let status = ConfigStatus::loaded(&config, &text);
+        let status = reload::loaded_status(&config, &text);
+        let registry = Registry::default();
+        registry.events.set_alert_tables(crate::events::alert_tables(&config));
         Arc::new(ControlPlane {
-            registry: Registry::default(),
+            registry,
             runtime,
             brokers,
             running: tokio::sync::Mutex::new(Running::default()),
@@ -160,16 +172,16 @@ impl ControlPlane {
     }
 
     /// Resumes a paused pipeline: its held batch is retried with the current plugins.
-    pub async fn resume(&self, pipeline: &str) -> Result<String, String> {
+    pub async fn resume(&self, pipeline: &str) -> Result<String, CommandError> {
         let commands = self.commands(pipeline).await.ok_or_else(|| self.unknown_pipeline(pipeline))?;
         let answer = commands.ask(pipeline, |reply| Command::Resume { reply }).await;
         tracing::info!(pipeline, outcome = ?answer, "resume requested");
-        answer
+        answer.map_err(CommandError::Refused)
     }
 
     /// Replays pending dead letters of one pipeline (or of every pipeline) through the current
     /// plugins; each pipeline does it at a batch boundary.
-    pub async fn replay(&self, filter: crate::dlq::Filter) -> Result<Vec<crate::pipeline::Replayed>, String> {
+    pub async fn replay(&self, filter: crate::dlq::Filter) -> Result<Vec<crate::pipeline::Replayed>, CommandError> {
         let names: Vec<String> = match &filter.pipeline {
             Some(p) => vec![p.clone()],
             None => self.config().pipelines.iter().map(|p| p.name.clone()).collect(),
@@ -178,14 +190,20 @@ impl ControlPlane {
         for name in names {
             let commands = self.commands(&name).await.ok_or_else(|| self.unknown_pipeline(&name))?;
             let filter = crate::dlq::Filter { pipeline: Some(name.clone()), ..filter.clone() };
-            out.push(commands.ask(&name, |reply| Command::Replay { filter, reply }).await?);
+            out.push(
+                commands.ask(&name, |reply| Command::Replay { filter, reply }).await.map_err(CommandError::Refused)?,
+            );
         }
         Ok(out)
     }
 
-    fn unknown_pipeline(&self, name: &str) -> String {
+    /// Why `name` has no command channel: not in the config, or not running.
+    fn unknown_pipeline(&self, name: &str) -> CommandError {
         let names: Vec<String> = self.config().pipelines.iter().map(|p| p.name.clone()).collect();
-        format!("unknown pipeline {name:?}; pipelines: {}", names.join(", "))
+        if names.iter().any(|n| n == name) {
+            return CommandError::Refused(format!("pipeline {name:?} is not running (stopping or stopped)"));
+        }
+        CommandError::UnknownPipeline { name: name.to_string(), known: names.join(", ") }
     }
 }
 

@@ -7,72 +7,22 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::ControlPlane;
 use crate::config::Config;
-use crate::pipeline::{Command, Swapped, stage_instance};
+use crate::pipeline::{Command, stage_instance};
 use crate::plugin::{BatchExt, PluginError, PluginInstance, rows_of};
 
-/// Where a new version came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    /// The file in the plugins directory (at start, or changed while running).
-    File,
-    /// `PUT /api/plugins/{name}`.
-    Upload,
-    /// `POST /api/plugins/{name}/rollback`.
-    Rollback,
-}
-
-/// One version of a plugin that was live at some point.
-#[derive(Debug, Clone, Serialize)]
-pub struct PluginVersion {
-    pub version: String,
-    pub sha256: String,
-    pub size: usize,
-    pub source: Source,
-    /// When it last went live (RFC 3339).
-    pub live_since: String,
-}
-
-/// A version that was refused, and why.
-#[derive(Debug, Clone, Serialize)]
-pub struct Refusal {
-    pub at: String,
-    pub source: Source,
-    pub sha256: String,
-    pub error: String,
-}
+pub use finlake_api::{DeployReport, PluginSource as Source, PluginVersion, Refusal};
 
 /// Every version of one plugin, newest activation last.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct PluginHistory {
     pub versions: Vec<PluginVersion>,
     /// sha256 of the version live now.
     pub active: Option<String>,
     pub last_refusal: Option<Refusal>,
-}
-
-/// What a deploy (or rollback) did.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeployReport {
-    pub plugin: String,
-    pub version: String,
-    pub sha256: String,
-    pub source: Source,
-    /// False when this exact component was already live (nothing was swapped).
-    pub changed: bool,
-    pub compile_ms: f64,
-    pub cache_hit: bool,
-    /// Records of live input the new version was tried on before going live.
-    pub sample_records: usize,
-    /// Per stage: the pause its pipeline took for the swap.
-    pub swaps: Vec<Swapped>,
-    /// Stages whose pipeline did not take the swap (not running), with why.
-    pub not_swapped: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,7 +100,7 @@ impl ControlPlane {
         history.versions.push(PluginVersion {
             version: version.to_string(),
             sha256: sha256.clone(),
-            size: bytes.len(),
+            size: bytes.len() as u64,
             source,
             live_since: now(),
         });
@@ -161,9 +111,13 @@ impl ControlPlane {
         tracing::error!(plugin, sha256 = %&sha256[..12.min(sha256.len())], ?source, %error, "plugin version refused; the live version keeps running");
         metrics::counter!("finlake_plugin_deploys_total", "plugin" => plugin.to_string(), "result" => "refused")
             .increment(1);
+        let refusal = Refusal { at: now(), source, sha256: sha256.to_string(), error: error.clone() };
         let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
-        versions.entry(plugin.to_string()).or_default().last_refusal =
-            Some(Refusal { at: now(), source, sha256: sha256.to_string(), error: error.clone() });
+        versions.entry(plugin.to_string()).or_default().last_refusal = Some(refusal.clone());
+        drop(versions);
+        self.registry
+            .events
+            .publish(finlake_api::Event::Refusal(finlake_api::RefusalEvent { plugin: plugin.to_string(), refusal }));
         DeployError::Refused(error)
     }
 
@@ -258,7 +212,7 @@ impl ControlPlane {
             changed: true,
             compile_ms,
             cache_hit: loaded.cache_hit,
-            sample_records,
+            sample_records: sample_records as u64,
             swaps,
             not_swapped,
         })

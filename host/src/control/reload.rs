@@ -7,62 +7,13 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::ControlPlane;
 use crate::config::{Config, ConfigError, PipelineConfig, TableConfig};
 use crate::gold::GoldJob;
 
-/// Where a config change came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeSource {
-    /// The file changed on disk.
-    File,
-    /// `PUT /api/config`.
-    Api,
-}
-
-/// What `GET /api/config/status` shows.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConfigStatus {
-    pub path: Option<String>,
-    /// sha256 of the text in effect.
-    pub sha256: String,
-    pub applied_at: String,
-    pub last_change: Option<ReloadReport>,
-    /// The last edit that was refused (cleared by the next valid one).
-    pub last_error: Option<ConfigProblem>,
-    pub reloads: u64,
-    pub rejected: u64,
-}
-
-/// A refused edit.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConfigProblem {
-    pub at: String,
-    pub source: ChangeSource,
-    /// Each problem as `file:line:col: message`.
-    pub problems: Vec<String>,
-}
-
-/// What a change does (or, with `dry_run`, would do).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ReloadReport {
-    pub dry_run: bool,
-    pub changed_anything: bool,
-    pub added: Vec<String>,
-    pub changed: Vec<String>,
-    pub removed: Vec<String>,
-    pub unchanged: Vec<String>,
-    pub gold_added: Vec<String>,
-    pub gold_changed: Vec<String>,
-    pub gold_removed: Vec<String>,
-    /// Sections that changed but only take effect on restart.
-    pub needs_restart: Vec<String>,
-    pub applied_ms: f64,
-}
+pub use finlake_api::{ChangeSource, ConfigProblem, ConfigStatus, ReloadReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
@@ -80,17 +31,16 @@ fn sha(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-impl ConfigStatus {
-    pub(super) fn loaded(config: &Config, text: &str) -> ConfigStatus {
-        ConfigStatus {
-            path: config.source.as_ref().map(|p| p.display().to_string()),
-            sha256: sha(text),
-            applied_at: now(),
-            last_change: None,
-            last_error: None,
-            reloads: 0,
-            rejected: 0,
-        }
+/// The status of a config just loaded (at start).
+pub(super) fn loaded_status(config: &Config, text: &str) -> ConfigStatus {
+    ConfigStatus {
+        path: config.source.as_ref().map(|p| p.display().to_string()),
+        sha256: sha(text),
+        applied_at: now(),
+        last_change: None,
+        last_error: None,
+        reloads: 0,
+        rejected: 0,
     }
 }
 
@@ -201,6 +151,7 @@ impl ControlPlane {
                     let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
                     status.last_error = Some(ConfigProblem { at: now(), source, problems });
                     status.rejected += 1;
+                    self.registry.events.publish(finlake_api::Event::Config(status.clone()));
                 }
                 return Err(ReloadError::Invalid(e));
             }
@@ -258,6 +209,8 @@ impl ControlPlane {
         status.last_change = Some(report.clone());
         status.last_error = None;
         status.reloads += 1;
+        self.registry.events.publish(finlake_api::Event::Config(status.clone()));
+        self.registry.events.set_alert_tables(crate::events::alert_tables(&new));
         Ok(report)
     }
 

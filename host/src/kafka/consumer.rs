@@ -9,9 +9,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaResult;
+use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 
@@ -30,12 +33,53 @@ impl Positions {
     }
 }
 
+/// Consumer lag of one pipeline: records in its topic it has not consumed yet, summed over the
+/// partitions this process reads, as librdkafka's statistics report them (every second).
+#[derive(Debug, Clone)]
+pub struct Lag(Arc<AtomicI64>);
+
+impl Default for Lag {
+    fn default() -> Self {
+        Lag(Arc::new(AtomicI64::new(-1)))
+    }
+}
+
+impl Lag {
+    /// `None` before the first report.
+    pub fn get(&self) -> Option<u64> {
+        u64::try_from(self.0.load(Ordering::Relaxed)).ok()
+    }
+
+    fn set(&self, lag: Option<u64>) {
+        self.0.store(lag.map_or(-1, |l| l.min(i64::MAX as u64) as i64), Ordering::Relaxed);
+    }
+}
+
+/// Sums the known lag of `topic`'s partitions in one statistics report (`None` when no
+/// partition of it reports one yet: the client says -1 until it has fetched).
+fn lag_of(statistics: &Statistics, topic: &str) -> Option<u64> {
+    let partitions = &statistics.topics.get(topic)?.partitions;
+    let known: Vec<u64> =
+        partitions.iter().filter(|(id, _)| **id >= 0).filter_map(|(_, p)| u64::try_from(p.consumer_lag).ok()).collect();
+    (!known.is_empty()).then(|| known.iter().sum())
+}
+
 pub struct SeekContext {
     positions: Positions,
     pipeline: String,
+    topic: String,
+    lag: Lag,
 }
 
-impl ClientContext for SeekContext {}
+impl ClientContext for SeekContext {
+    fn stats(&self, statistics: Statistics) {
+        let lag = lag_of(&statistics, &self.topic);
+        self.lag.set(lag);
+        if let Some(l) = lag {
+            metrics::gauge!("finlake_consumer_lag", "pipeline" => self.pipeline.clone()).set(l as f64);
+        }
+    }
+}
 
 impl ConsumerContext for SeekContext {
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
@@ -89,6 +133,7 @@ pub fn create_consumer(
     pipeline: &str,
     topic: &str,
     positions: Positions,
+    lag: Lag,
 ) -> Result<(PipelineConsumer, Vec<i32>), KafkaError> {
     let mut config = client_config(brokers, properties);
     config
@@ -98,9 +143,15 @@ pub fn create_consumer(
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false")
         .set_if_absent("session.timeout.ms", "6000")
-        .set_if_absent("max.poll.interval.ms", "300000");
-    let consumer: PipelineConsumer =
-        config.create_with_context(SeekContext { positions, pipeline: pipeline.to_string() })?;
+        .set_if_absent("max.poll.interval.ms", "300000")
+        // Statistics carry each partition's consumer lag (for /api/pipelines and the dashboard).
+        .set_if_absent("statistics.interval.ms", "1000");
+    let consumer: PipelineConsumer = config.create_with_context(SeekContext {
+        positions,
+        pipeline: pipeline.to_string(),
+        topic: topic.to_string(),
+        lag,
+    })?;
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let partitions: Vec<i32> = metadata
         .topics()

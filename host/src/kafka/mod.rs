@@ -4,7 +4,7 @@ pub mod consumer;
 pub mod embedded;
 pub mod producer;
 
-pub use consumer::{PipelineConsumer, Positions, create_consumer};
+pub use consumer::{Lag, PipelineConsumer, Positions, create_consumer};
 pub use embedded::EmbeddedBroker;
 
 use std::collections::BTreeMap;

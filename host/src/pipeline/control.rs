@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::plugin::PluginInstance;
@@ -20,19 +19,7 @@ pub enum Command {
     Replay { filter: crate::dlq::Filter, reply: oneshot::Sender<Result<super::replay::Replayed, String>> },
 }
 
-/// What a swap cost the pipeline.
-#[derive(Debug, Clone, Serialize)]
-pub struct Swapped {
-    pub pipeline: String,
-    pub stage: String,
-    pub previous_version: String,
-    pub version: String,
-    /// Time between the pipeline taking the command and processing again: the commit of the
-    /// buffered window plus the exchange of instances.
-    pub pause_ms: f64,
-    /// Rows committed (under the previous version) before the swap.
-    pub flushed_rows: u64,
-}
+pub use finlake_api::Swapped;
 
 /// The sending side of a pipeline's command channel; cheap to clone.
 #[derive(Clone)]

@@ -13,28 +13,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use super::runner::{PipelineError, Runner};
 use crate::dlq::{self, DeadLetterRow, Filter, REPLAYED};
 use crate::plugin::{Batch, BatchBuilder};
 use crate::sink::{Coordinates, DeadLetter, replay_app_id};
 
-/// What a replay did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Replayed {
-    pub pipeline: String,
-    /// The replay's number (0 when there was nothing to replay).
-    pub replay: i64,
-    /// Dead letters sent back through the plugins.
-    pub replayed: usize,
-    /// Of those, how many made it into tables, and how many failed again (new dead letters).
-    pub succeeded: usize,
-    pub failed_again: usize,
-    pub rows_written: usize,
-    /// Dead letters left pending because their stage no longer exists.
-    pub skipped: Vec<String>,
-}
+pub use finlake_api::Replayed;
 
 /// A table row produced by a replay, with the coordinates of its original record.
 struct ReplayRow {
@@ -247,15 +231,14 @@ impl Runner<'_> {
             sink.commit_marked(&app, n, &metadata).await?;
         }
         report.replay = n;
-        report.replayed = outcome.ran.len();
-        report.failed_again = failed_again.len();
+        report.replayed = outcome.ran.len() as u64;
+        report.failed_again = failed_again.len() as u64;
         report.succeeded = report.replayed - report.failed_again;
-        report.rows_written = written.values().sum();
+        report.rows_written = written.values().sum::<usize>() as u64;
         report.skipped = outcome.skipped;
         let stats = &self.ctx.stats;
-        stats.add(&stats.rows_out, report.rows_written as u64, "finlake_rows_out_total");
-        metrics::counter!("finlake_dead_letters_replayed_total", "pipeline" => name.clone())
-            .increment(report.replayed as u64);
+        stats.add(&stats.rows_out, report.rows_written, "finlake_rows_out_total");
+        metrics::counter!("finlake_dead_letters_replayed_total", "pipeline" => name.clone()).increment(report.replayed);
         tracing::info!(pipeline = %name, replay = n, replayed = report.replayed, succeeded = report.succeeded, failed_again = report.failed_again, rows = report.rows_written, skipped = report.skipped.len(), "dead letters replayed");
         Ok(report)
     }

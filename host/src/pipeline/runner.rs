@@ -129,14 +129,15 @@ pub async fn run_pipeline(
     let positions = Positions::default();
     let group = format!("{}-{}", ctx.config.kafka.group_id, p.name);
     let (consumer, partitions) = {
-        let (brokers, props, name, topic, pos) = (
+        let (brokers, props, name, topic, pos, lag) = (
             ctx.brokers.clone(),
             ctx.config.kafka.properties.clone(),
             p.name.clone(),
             p.topic.clone(),
             positions.clone(),
+            ctx.stats.lag.clone(),
         );
-        tokio::task::spawn_blocking(move || create_consumer(&brokers, &props, &group, &name, &topic, pos))
+        tokio::task::spawn_blocking(move || create_consumer(&brokers, &props, &group, &name, &topic, pos, lag))
             .await
             .map_err(|e| PipelineError::Other { pipeline: p.name.clone(), message: e.to_string() })??
     };

@@ -4,10 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+pub use finlake_api::{PipelineSnapshot, StageSnapshot, TableStats};
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case", tag = "state", content = "detail")]
+use crate::events::EventBus;
+use crate::kafka::Lag;
+
+/// Where a pipeline is, with why when it matters (the API shows the kind and the detail).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PipelineState {
     Starting,
     Running,
@@ -19,11 +22,17 @@ pub enum PipelineState {
     Stopped,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct TableStats {
-    pub rows_written: u64,
-    pub last_version: Option<u64>,
-    pub last_commit_at: Option<String>,
+impl PipelineState {
+    fn api(&self) -> (finlake_api::PipelineState, Option<String>) {
+        use finlake_api::PipelineState as Api;
+        match self {
+            PipelineState::Starting => (Api::Starting, None),
+            PipelineState::Running => (Api::Running, None),
+            PipelineState::Restarting(why) => (Api::Restarting, Some(why.clone())),
+            PipelineState::Paused(why) => (Api::Paused, Some(why.clone())),
+            PipelineState::Stopped => (Api::Stopped, None),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -43,24 +52,9 @@ pub struct PipelineStats {
     stages: Mutex<BTreeMap<String, StageCalls>>,
     /// Recent input each entry stage handled without failing (for trying a new plugin version).
     samples: Mutex<BTreeMap<String, crate::plugin::Batch>>,
-}
-
-/// One stage's plugin and its calls, as `GET /api/plugins` shows them.
-#[derive(Debug, Clone, Serialize)]
-pub struct StageSnapshot {
-    pub pipeline: String,
-    pub stage: String,
-    pub plugin: String,
-    pub version: String,
-    pub sha256: String,
-    pub loaded_at: String,
-    /// Batches the stage processed.
-    pub calls: u64,
-    /// Records that failed in the plugin (trap, timeout, memory), not counting rejections.
-    pub errors: u64,
-    /// Time per batch over the last 1024 batches.
-    pub p50_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
+    /// Consumer lag, reported by the Kafka client.
+    pub lag: Lag,
+    events: EventBus,
 }
 
 #[derive(Debug, Default)]
@@ -76,24 +70,13 @@ struct StageCalls {
 
 const RECENT_CALLS: usize = 1024;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct PipelineSnapshot {
-    pub name: String,
-    #[serde(flatten)]
-    pub state: PipelineState,
-    pub records_in: u64,
-    pub rows_out: u64,
-    pub dead_letters: u64,
-    pub duplicates: u64,
-    pub errors: u64,
-    pub batches: u64,
-    pub commits: u64,
-    pub last_error: Option<String>,
-    pub tables: BTreeMap<String, TableStats>,
-}
-
 impl PipelineStats {
     pub fn new(name: &str) -> Self {
+        Self::with_events(name, EventBus::default())
+    }
+
+    /// Stats whose commits are also published on `events`.
+    pub fn with_events(name: &str, events: EventBus) -> Self {
         PipelineStats {
             name: name.to_string(),
             state: Mutex::new(PipelineState::Starting),
@@ -108,6 +91,8 @@ impl PipelineStats {
             last_error: Mutex::new(None),
             stages: Mutex::new(BTreeMap::new()),
             samples: Mutex::new(BTreeMap::new()),
+            lag: Lag::default(),
+            events,
         }
     }
 
@@ -200,6 +185,8 @@ impl PipelineStats {
         t.last_commit_at = Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
         metrics::counter!("finlake_table_rows_written_total", "table" => table.to_string()).increment(rows);
         metrics::gauge!("finlake_table_version", "table" => table.to_string()).set(version as f64);
+        drop(tables);
+        self.events.committed(&self.name, table, rows, version);
     }
 
     pub fn table_opened(&self, table: &str, version: Option<u64>) {
@@ -208,9 +195,12 @@ impl PipelineStats {
     }
 
     pub fn snapshot(&self) -> PipelineSnapshot {
+        let (state, detail) = self.state().api();
         PipelineSnapshot {
             name: self.name.clone(),
-            state: self.state(),
+            state,
+            detail,
+            lag: self.lag.get(),
             records_in: self.records_in.load(Ordering::Relaxed),
             rows_out: self.rows_out.load(Ordering::Relaxed),
             dead_letters: self.dead_letters.load(Ordering::Relaxed),
@@ -226,30 +216,34 @@ impl PipelineStats {
 
 /// All pipelines of the process.
 #[derive(Debug, Default, Clone)]
-pub struct Registry(Arc<Mutex<BTreeMap<String, Arc<PipelineStats>>>>);
+pub struct Registry {
+    pipelines: Arc<Mutex<BTreeMap<String, Arc<PipelineStats>>>>,
+    /// The live feed every pipeline's commits go to.
+    pub events: EventBus,
+}
 
 impl Registry {
     pub fn register(&self, name: &str) -> Arc<PipelineStats> {
-        let stats = Arc::new(PipelineStats::new(name));
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), stats.clone());
+        let stats = Arc::new(PipelineStats::with_events(name, self.events.clone()));
+        self.pipelines.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), stats.clone());
         stats
     }
 
     /// Forgets a pipeline that was removed from the config.
     pub fn remove(&self, name: &str) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
+        self.pipelines.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<PipelineStats>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+        self.pipelines.lock().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
     }
 
     pub fn snapshots(&self) -> Vec<PipelineSnapshot> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).values().map(|s| s.snapshot()).collect()
+        self.pipelines.lock().unwrap_or_else(|e| e.into_inner()).values().map(|s| s.snapshot()).collect()
     }
 
     /// Every stage of every pipeline, with its plugin and call statistics.
     pub fn stage_snapshots(&self) -> Vec<StageSnapshot> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).values().flat_map(|s| s.stage_snapshots()).collect()
+        self.pipelines.lock().unwrap_or_else(|e| e.into_inner()).values().flat_map(|s| s.stage_snapshots()).collect()
     }
 }
