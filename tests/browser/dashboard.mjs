@@ -195,18 +195,28 @@ await step('dead letters: browse, inspect and replay', async () => {
   await until('the replayed NVDA trade in silver', async () => (await inSilver()) === 1, 30000);
 });
 
-await step('markets and fraud pages draw', async () => {
+await step('markets draws price, VWAP and candles from gold; fraud shows alerts and the model', async () => {
+  // The first 1-minute windows close about 70 s after the trades start.
+  await until('gold_trades_1m to have windows', async () => {
+    const tables = await api('/api/tables');
+    return (tables.find((x) => x.name === 'gold_trades_1m')?.rows ?? 0) > 0;
+  }, 150000);
   await t('nav-markets').click();
-  await page.locator('svg').first().waitFor();
+  // With one closed minute a line is a single point (drawn, but of no size): attached is enough.
+  await page.locator('path.line').first().waitFor({ state: 'attached' });
+  await page.locator('g.candle rect').first().waitFor({ state: 'attached' });
   await shot('markets');
   await t('nav-fraud').click();
-  await page.locator('svg').first().waitFor();
+  await t('fraud-model').waitFor();
+  if (!/ROC|AUC/i.test(await t('fraud-model').innerText())) throw new Error('no evaluation numbers');
+  await until('a fraud alert on the page', async () => (await t('fraud-alert').count()) > 0, 60000);
   await shot('fraud');
 });
 
 await step('phone width and light/dark both render', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
-  await t('nav-overview').click();
+  // The nav collapses behind a menu button at this width: load the page by its address.
+  await page.goto(base + '/');
   await t('pipeline-card').first().waitFor();
   await shot('overview-phone');
   await page.setViewportSize({ width: 1280, height: 800 });

@@ -183,7 +183,7 @@ async fn dashboard_is_served_with_a_fallback_to_index() {
         let res = app(state.clone()).oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{path}");
         let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
-        assert_eq!(std::str::from_utf8(&body).unwrap().contains(expect), true, "{path}");
+        assert!(std::str::from_utf8(&body).unwrap().contains(expect), "{path}");
     }
 }
 
