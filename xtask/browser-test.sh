@@ -72,7 +72,8 @@ node "$ROOT/tests/browser/dashboard.mjs" \
 step "schemathesis: every operation of /api/openapi.json, generated requests"
 # The live feed never ends by design, so it is left out; everything else is fair game (the
 # host runs on a scratch copy of the config and lake).
-"$ST_VENV/bin/st" run "http://127.0.0.1:$PORT/api/openapi.json" \
+PYTHONPATH="$ROOT/tests/api" SCHEMATHESIS_HOOKS=schemathesis_hooks \
+  "$ST_VENV/bin/st" run "http://127.0.0.1:$PORT/api/openapi.json" \
   --checks not_a_server_error,response_schema_conformance,content_type_conformance \
   --exclude-path /api/events --max-examples 25 --request-timeout 60 --generation-deterministic ||
   { tail -50 "$work/run.log"; exit 1; }
