@@ -69,7 +69,7 @@ async function step(name, f) {
     await page.screenshot({ path: join(out, `FAILED-${name.replace(/\W+/g, '-')}.png`), fullPage: true }).catch(() => {});
   }
 }
-const shot = (name) => page.screenshot({ path: join(out, `${name}.png`), fullPage: false });
+const shot = (name, fullPage = false) => page.screenshot({ path: join(out, `${name}.png`), fullPage });
 const number = (text) => Number(String(text).replace(/[^0-9.]/g, '')) * (/k\b/i.test(text) ? 1000 : /M\b/.test(text) ? 1e6 : 1);
 
 await step('first load: the overview shows every shipped pipeline, live', async () => {
@@ -154,7 +154,7 @@ await step('pipelines: an invalid edit shows the error at its line; a valid one 
   const at = Number(await problem.getAttribute('data-line'));
   if (at !== line) throw new Error(`problem shown at line ${at}, the typo is on line ${line}`);
   if (!/max_recods/.test(await problem.innerText())) throw new Error(await problem.innerText());
-  await shot('pipelines-invalid');
+  await shot('pipelines-invalid', true);
   // A valid change: normalize-trade also accepts NVDA (whose trade, produced by the harness
   // with kcat, was dead-lettered for it: the replay below brings it back).
   const valid = original.replace(
@@ -221,6 +221,8 @@ await step('phone width and light/dark both render', async () => {
   await shot('overview-phone');
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.emulateMedia({ colorScheme: 'light' });
+  // Rates and sparklines need a few seconds of the live feed after a load.
+  await sleep(5000);
   await shot('overview-light');
   await page.emulateMedia({ colorScheme: 'dark' });
 });

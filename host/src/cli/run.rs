@@ -61,9 +61,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         std::fs::write(f, &brokers).with_context(|| format!("writing {}", f.display()))?;
     }
     let lake = config.lake.root.clone();
+    let dashboard_built = config.api.dashboard.join("index.html").is_file();
     let service = Service::start(config, brokers).await?;
     if let Some(addr) = service.api_addr {
-        println!("API on http://{addr}/api/pipelines — metrics on http://{addr}/metrics");
+        if dashboard_built {
+            println!("dashboard on http://{addr}/");
+        } else {
+            println!("dashboard not built (./xtask/build-web.sh builds it); http://{addr}/ says so");
+        }
+        println!("API on http://{addr}/api/pipelines (all of it: /api/openapi.json) — metrics on http://{addr}/metrics");
     }
     println!("lake under {} — Ctrl-C to stop (pipelines flush and commit first)", lake.display());
     wait_for_signal().await;
