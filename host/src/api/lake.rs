@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use finlake_api::{Commit, ErrorBody, QueryColumn, QueryRequest, QueryResponse, TableInfo};
 
 use super::{AppError, AppState};
@@ -54,7 +55,13 @@ pub(super) async fn query(
     body: Result<Json<QueryRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<QueryResponse>, AppError> {
     let Json(request) = body.map_err(|e| {
-        AppError::new(e.status(), format!("{}; send {{\"sql\": \"SELECT ...\"}} as application/json", e.body_text()))
+        // A body that is not JSON of the right shape is a bad request; only a missing JSON
+        // content type gets its own status.
+        let status = match e.status() {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        AppError::new(status, format!("{}; send {{\"sql\": \"SELECT ...\"}} as application/json", e.body_text()))
     })?;
     let as_of = request.as_of.as_deref().map(crate::query::parse_timestamp).transpose()?;
     let clamp = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);

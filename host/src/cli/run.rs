@@ -69,7 +69,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         } else {
             println!("dashboard not built (./xtask/build-web.sh builds it); http://{addr}/ says so");
         }
-        println!("API on http://{addr}/api/pipelines (all of it: /api/openapi.json) — metrics on http://{addr}/metrics");
+        println!(
+            "API on http://{addr}/api/pipelines (all of it: /api/openapi.json) — metrics on http://{addr}/metrics"
+        );
     }
     println!("lake under {} — Ctrl-C to stop (pipelines flush and commit first)", lake.display());
     wait_for_signal().await;
