@@ -15,6 +15,8 @@ PLAYWRIGHT=1.65.1
 SCHEMATHESIS=4.32.5
 ST_VENV="$HOME/.cache/finlake/venv-schemathesis"
 PORT="${FINLAKE_BROWSER_PORT:-18090}"
+# Its own npm prefix: installing into $FINLAKE_NODE would prune componentize-js's dependencies.
+BROWSER_NODE="$HOME/.cache/finlake/node-browser"
 OUT="$ROOT/tests/browser/screenshots"
 
 step "browser test tools (chromium, playwright-core $PLAYWRIGHT, schemathesis $SCHEMATHESIS)"
@@ -23,9 +25,9 @@ if ! command -v chromium >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
-if ! grep -q "\"version\": \"$PLAYWRIGHT\"" "$FINLAKE_NODE/node_modules/playwright-core/package.json" 2>/dev/null; then
-  mkdir -p "$FINLAKE_NODE"
-  (cd "$FINLAKE_NODE" && npm install --no-audit --no-fund --silent "playwright-core@$PLAYWRIGHT")
+if ! grep -q "\"version\": \"$PLAYWRIGHT\"" "$BROWSER_NODE/node_modules/playwright-core/package.json" 2>/dev/null; then
+  mkdir -p "$BROWSER_NODE"
+  (cd "$BROWSER_NODE" && npm install --no-audit --no-fund --silent "playwright-core@$PLAYWRIGHT")
 fi
 if ! "$ST_VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS"; then
   python3 -m venv "$ST_VENV"
@@ -65,7 +67,7 @@ echo 'NVDA|{"trade_id":"BROWSER-NVDA-1","symbol":"NVDA","price":120.5,"quantity"
 
 step "browser suite (headless Chromium)"
 rm -rf "$OUT"
-node "$ROOT/tests/browser/dashboard.mjs" \
+BROWSER_NODE="$BROWSER_NODE" node "$ROOT/tests/browser/dashboard.mjs" \
   --url "http://127.0.0.1:$PORT" --out "$OUT" --broken "$ROOT/plugins/dist/chaos-broken.wasm" ||
   { tail -50 "$work/run.log"; exit 1; }
 

@@ -10,8 +10,8 @@ import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-// playwright-core is installed once into the tools cache ($FINLAKE_NODE), not the checkout.
-const { chromium } = createRequire(`${process.env.FINLAKE_NODE}/`)('playwright-core');
+// playwright-core is installed once into the tools cache ($BROWSER_NODE), not the checkout.
+const { chromium } = createRequire(`${process.env.BROWSER_NODE}/`)('playwright-core');
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
