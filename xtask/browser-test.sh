@@ -60,6 +60,11 @@ for _ in $(seq 120); do
   kill -0 "$run_pid" 2>/dev/null || { cat "$work/run.log"; exit 1; }
   sleep 0.5
 done
+# The dashboard's module is served gzipped (precompressed) and as application/wasm, so browsers
+# compile it while it streams in.
+headers="$(curl -sf -o /dev/null -D - -H 'Accept-Encoding: gzip' "http://127.0.0.1:$PORT/finlake-web_bg.wasm")"
+grep -qi '^content-encoding: gzip' <<<"$headers" && grep -qi '^content-type: application/wasm' <<<"$headers" ||
+  { echo "finlake-web_bg.wasm is not served gzipped as application/wasm:"; echo "$headers"; exit 1; } >&2
 # A trade normalize-trade refuses (NVDA is not in allowed_symbols): the suite allows NVDA with
 # a config edit, then replays this dead letter from the dashboard.
 echo 'NVDA|{"trade_id":"BROWSER-NVDA-1","symbol":"NVDA","price":120.5,"quantity":3,"side":"buy","ts":'"$(date +%s000)"'}' |

@@ -62,6 +62,13 @@ for f in index.html style.css; do
 done
 
 step "web/dist"
+# Gzipped copies beside each file: the host serves them to browsers that accept gzip
+# (precompressed, so nothing is compressed per request).
+total=0
 for f in finlake-web_bg.wasm finlake-web.js index.html style.css; do
-  printf '  %-22s %9d bytes  %9d gzipped\n' "$f" "$(stat -c %s "$DIST/$f")" "$(gzip -9 -c "$DIST/$f" | wc -c)"
+  [ "$DIST/$f.gz" -nt "$DIST/$f" ] || gzip -9 -k -f "$DIST/$f"
+  gz="$(stat -c %s "$DIST/$f.gz")"
+  total=$((total + gz))
+  printf '  %-22s %9d bytes  %9d gzipped\n' "$f" "$(stat -c %s "$DIST/$f")" "$gz"
 done
+echo "  page weight (gzipped, all four): $total bytes"
