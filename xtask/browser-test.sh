@@ -79,10 +79,11 @@ BROWSER_NODE="$BROWSER_NODE" node "$ROOT/tests/browser/dashboard.mjs" \
 step "schemathesis: every operation of /api/openapi.json, generated requests"
 # The live feed never ends by design, so it is left out; everything else is fair game (the
 # host runs on a scratch copy of the config and lake).
-PYTHONPATH="$ROOT/tests/api" SCHEMATHESIS_HOOKS=schemathesis_hooks \
+# (Run from $work: schemathesis keeps its example database in the current directory.)
+(cd "$work" && PYTHONPATH="$ROOT/tests/api" SCHEMATHESIS_HOOKS=schemathesis_hooks \
   "$ST_VENV/bin/st" run "http://127.0.0.1:$PORT/api/openapi.json" \
   --checks not_a_server_error,response_schema_conformance,content_type_conformance \
-  --exclude-path /api/events --max-examples 25 --request-timeout 60 --generation-deterministic ||
+  --exclude-path /api/events --max-examples 25 --request-timeout 60 --generation-deterministic) ||
   { tail -50 "$work/run.log"; exit 1; }
 
 step "clean stop"

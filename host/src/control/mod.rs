@@ -115,7 +115,7 @@ impl ControlPlane {
             running.pipelines.insert(p.name.clone(), started);
         }
         for job in GoldJob::all(&config) {
-            running.gold.insert(job.name().to_string(), start_gold(job));
+            running.gold.insert(job.name().to_string(), start_gold(job, &self.registry.events));
         }
         drop(running);
         if watch {
@@ -207,8 +207,8 @@ impl ControlPlane {
     }
 }
 
-fn start_gold(job: GoldJob) -> Task {
+fn start_gold(job: GoldJob, events: &crate::events::EventBus) -> Task {
     let (stop, stop_rx) = watch::channel(false);
-    let handle = tokio::spawn(crate::gold::supervise(job, stop_rx));
+    let handle = tokio::spawn(crate::gold::supervise(job, stop_rx, events.clone()));
     Task { stop, handle }
 }

@@ -152,10 +152,11 @@ struct Outputs {
 }
 
 /// Runs the job until `stop`; restarts after errors with backoff (1 s … 30 s).
-pub async fn supervise(job: GoldJob, stop: watch::Receiver<bool>) {
+/// Each commit goes on the live feed (`events`) too.
+pub async fn supervise(job: GoldJob, stop: watch::Receiver<bool>, events: crate::events::EventBus) {
     let mut backoff = Duration::from_secs(1);
     loop {
-        match run(&job, stop.clone()).await {
+        match run(&job, stop.clone(), &events).await {
             Ok(()) => return,
             Err(e) => {
                 tracing::error!(gold = %job.name(), error = %e, retry_in_s = backoff.as_secs(), "gold job failed; restarting")
@@ -185,7 +186,11 @@ fn files(table: &DeltaTable, name: &str) -> Result<HashSet<String>, GoldError> {
 }
 
 /// Runs one gold job until `stop` turns true.
-pub async fn run(job: &GoldJob, mut stop: watch::Receiver<bool>) -> Result<(), GoldError> {
+pub async fn run(
+    job: &GoldJob,
+    mut stop: watch::Receiver<bool>,
+    events: &crate::events::EventBus,
+) -> Result<(), GoldError> {
     let name = job.name().to_string();
     let poll = job.config.poll_ms;
     let (window_schema, late_schema) = job.plan().await?;
@@ -264,6 +269,14 @@ pub async fn run(job: &GoldJob, mut stop: watch::Receiver<bool>) -> Result<(), G
         if let Some(m) = max_event {
             let watermark = (m - job.config.lateness_us()) as f64 / 1e6;
             metrics::gauge!("finlake_gold_watermark_seconds", "table" => name.clone()).set(watermark);
+        }
+        let writer = format!("gold from {}", job.config.source);
+        if tick.late > 0 {
+            let version = out.late.version().unwrap_or(0);
+            events.committed(&writer, &job.config.late_table_name(), tick.late as u64, version);
+        }
+        if tick.windows > 0 {
+            events.committed(&writer, &name, tick.windows as u64, out.gold.version().unwrap_or(0));
         }
         if tick.windows > 0 || tick.late > 0 {
             tracing::info!(gold = %name, source_version = target, windows = tick.windows, late_rows = tick.late, max_event_us = ?max_event, "gold windows written");
