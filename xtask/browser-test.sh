@@ -44,7 +44,8 @@ cleanup() {
 trap cleanup EXIT
 # The shipped config, with its relative paths pointed back at the checkout, the lake in $work,
 # 1 s commits instead of 5 s (the suite waits for versions), and its own port.
-ln -s "$ROOT/models" "$work/models"
+# config_files are confined to the config's directory (symlinks resolved): a copy, not a link.
+cp -r "$ROOT/models" "$work/models"
 sed -e "s#dir = \"plugins/dist\"#dir = \"$ROOT/plugins/dist\"#" \
     -e "s#cache_dir = \".finlake/cache\"#cache_dir = \"$HOME/.cache/finlake/test-plugin-cache\"#" \
     -e "s#listen = \"127.0.0.1:8080\"#listen = \"127.0.0.1:$PORT\"\ndashboard = \"$ROOT/web/dist\"#" \

@@ -17,13 +17,15 @@ trap cleanup EXIT
 broker_pid=$!
 for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
 addr="$(cat "$work/addr")"
-# Ten simulated minutes per second: the trades span a few minutes, so gold windows close.
+# Ten simulated minutes per second: the trades span a few minutes, so gold windows close (and
+# run ahead of the wall clock: the config copy allows a day of future skew).
 "$FINLAKE_BIN" produce -b "$addr" -t stock-trades -n 1000 --rate 2000 --malformed-ratio 0.1 --seed 11 --clock-speed 600
 sed -e "s#dir = \"plugins/dist\"#dir = \"$ROOT/plugins/dist\"#" \
     -e "s#enabled = true#enabled = false#" \
     -e "s#listen = \"127.0.0.1:8080\"#listen = \"127.0.0.1:18089\"#" \
     -e "s#max_latency_ms = 5000#max_latency_ms = 500#" \
     -e "s#cache_dir = \".finlake/cache\"#cache_dir = \"$HOME/.cache/finlake/test-plugin-cache\"#" \
+    -e "s#future_skew = \"5m\"#future_skew = \"1d\"#" \
     "$ROOT/pipelines.toml" > "$work/pipelines.toml"
 "$FINLAKE_BIN" run --config "$work/pipelines.toml" --brokers "$addr" 2> "$work/run.log" >/dev/null &
 run_pid=$!

@@ -16,6 +16,11 @@ command -v kcat >/dev/null || need+=(kcat)
 command -v make >/dev/null || need+=(make)
 command -v cc >/dev/null || need+=(build-essential)
 command -v cmake >/dev/null || need+=(cmake)
+# librdkafka with TLS and SASL (PLAIN, SCRAM): OpenSSL headers, found through pkg-config.
+command -v pkg-config >/dev/null || need+=(pkg-config)
+pkg-config --exists openssl 2>/dev/null || need+=(libssl-dev)
+# The TLS check of the Kafka client talks to openssl s_server.
+command -v openssl >/dev/null || need+=(openssl)
 # C plugins: clang for wasm32 with wasi-libc (Debian's preview1 sysroot).
 command -v clang-19 >/dev/null || need+=(clang-19)
 command -v wasm-ld-19 >/dev/null || need+=(lld-19)
@@ -28,7 +33,7 @@ if ((${#need[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 else
-  echo "kcat, make, cc, cmake, clang-19, wasi-libc, node: present"
+  echo "kcat, make, cc, cmake, libssl-dev, clang-19, wasi-libc, node: present"
 fi
 
 step "plugin tools (wit-bindgen, wasm-tools)"

@@ -1,11 +1,12 @@
 //! Reading the dead-letter tables: which dead letters are still pending, for `finlake dlq
 //! list`, `GET /api/dead-letters` and replay.
 //!
-//! A dead letter is identified by its record and the step that failed: (topic, partition,
-//! offset, stage, target table). Replaying appends a *marker* row (`error_kind = "replayed"`,
-//! reason `replay <n>: <outcome>`) for it — and, if it fails again, a new dead letter. So per
-//! identity, the dead letters not yet replayed are `dead letters − markers`; no row is ever
-//! updated, and a replayed record is not replayed twice.
+//! A dead letter is identified by its record, the step that failed and what that step received:
+//! (topic, partition, offset, stage, target table, value). One record can leave several letters
+//! at one step (a stage fed two rows from it); they differ by value, or are counted when equal.
+//! Replaying appends a *marker* row (`error_kind = "replayed"`, reason `replay <n>: <outcome>`)
+//! per letter — and, if it fails again, a new dead letter. So per identity, the pending letters
+//! are the newest `letters − markers`; no row is ever updated, and none is replayed twice.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -51,7 +52,7 @@ fn as_text<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&String::from_utf8_lossy(v))
 }
 
-type Identity = (String, i32, i64, String, Option<String>);
+type Identity = (String, i32, i64, String, Option<String>, Vec<u8>);
 
 impl DeadLetterRow {
     /// The row as the API shows it: key and value as text.
@@ -77,7 +78,14 @@ impl DeadLetterRow {
     }
 
     fn identity(&self) -> Identity {
-        (self.topic.clone(), self.partition, self.offset, self.stage.clone(), self.target_table.clone())
+        (
+            self.topic.clone(),
+            self.partition,
+            self.offset,
+            self.stage.clone(),
+            self.target_table.clone(),
+            self.value.clone(),
+        )
     }
 
     pub fn is_marker(&self) -> bool {
@@ -144,20 +152,30 @@ pub async fn read(root: &Path, relative: &str) -> Result<Vec<DeadLetterRow>, Dlq
     let Some(table) = crate::lake::open_dir(root, relative).await.map_err(|e| err(e.to_string()))? else {
         return Ok(vec![]);
     };
-    let mut out = Vec::new();
-    for uri in table.get_file_uris().map_err(|e| err(e.to_string()))? {
-        let path = url::Url::parse(&uri).ok().and_then(|u| u.to_file_path().ok()).unwrap_or_else(|| uri.clone().into());
-        let file = std::fs::File::open(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.build())
-            .map_err(|e| err(format!("{}: {e}", path.display())))?;
-        for batch in reader {
-            let batch = batch.map_err(|e| err(e.to_string()))?;
-            rows_of(&batch, &mut out).map_err(err)?;
+    let uris: Vec<String> = table.get_file_uris().map_err(|e| err(e.to_string()))?.collect();
+    // Reading Parquet is blocking file I/O: off the async workers, so a large table does not
+    // stall the API and the pipelines sharing them.
+    let relative = relative.to_string();
+    tokio::task::spawn_blocking(move || {
+        let err = |message: String| DlqError::Read { table: relative.clone(), message };
+        let mut out = Vec::new();
+        for uri in uris {
+            let path =
+                url::Url::parse(&uri).ok().and_then(|u| u.to_file_path().ok()).unwrap_or_else(|| uri.clone().into());
+            let file = std::fs::File::open(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .and_then(|b| b.build())
+                .map_err(|e| err(format!("{}: {e}", path.display())))?;
+            for batch in reader {
+                let batch = batch.map_err(|e| err(e.to_string()))?;
+                rows_of(&batch, &mut out).map_err(err)?;
+            }
         }
-    }
-    out.sort_by_key(|r| (r.failed_at_ms, r.partition, r.offset));
-    Ok(out)
+        out.sort_by_key(|r| (r.failed_at_ms, r.partition, r.offset));
+        Ok(out)
+    })
+    .await
+    .map_err(|e| DlqError::Read { table: String::new(), message: e.to_string() })?
 }
 
 fn rows_of(batch: &RecordBatch, out: &mut Vec<DeadLetterRow>) -> Result<(), String> {
@@ -199,22 +217,25 @@ fn rows_of(batch: &RecordBatch, out: &mut Vec<DeadLetterRow>) -> Result<(), Stri
     Ok(())
 }
 
-/// The dead letters not yet replayed (the latest row per identity), oldest first.
+/// The dead letters not yet replayed (per identity, the newest `letters − markers`), oldest
+/// first.
 pub fn pending(rows: &[DeadLetterRow], filter: &Filter) -> Vec<DeadLetterRow> {
-    let mut count: BTreeMap<Identity, (usize, usize, Option<&DeadLetterRow>)> = BTreeMap::new();
+    let mut count: BTreeMap<Identity, (Vec<&DeadLetterRow>, usize)> = BTreeMap::new();
     for row in rows.iter().filter(|r| filter.pipeline.as_ref().is_none_or(|p| &r.pipeline == p)) {
         let entry = count.entry(row.identity()).or_default();
         if row.is_marker() {
             entry.1 += 1;
         } else {
-            entry.0 += 1;
-            entry.2 = Some(row);
+            entry.0.push(row);
         }
     }
     let mut out: Vec<DeadLetterRow> = count
         .into_values()
-        .filter(|(letters, markers, _)| letters > markers)
-        .filter_map(|(_, _, latest)| latest.cloned())
+        .flat_map(|(letters, markers)| {
+            let pending = letters.len().saturating_sub(markers);
+            // `rows` is in time order: the newest letters carry the latest reasons.
+            letters[letters.len() - pending..].iter().map(|r| (*r).clone()).collect::<Vec<_>>()
+        })
         .filter(|r| filter.matches(r))
         .collect();
     out.sort_by_key(|r| (r.failed_at_ms, r.partition, r.offset));
@@ -266,5 +287,22 @@ mod tests {
         assert_eq!(rows[2].replay_number(), Some(1));
         assert!(parse_since("30m").unwrap() < chrono::Utc::now().timestamp_millis());
         assert!(parse_since("yesterday").is_err());
+    }
+
+    #[test]
+    fn two_letters_from_one_record_at_one_stage_are_both_pending() {
+        let mut a = row(7, "rejected", "bad a", 10);
+        a.value = b"row a".to_vec();
+        let mut b = row(7, "rejected", "bad b", 10);
+        b.value = b"row b".to_vec();
+        let twin = b.clone();
+        let p = pending(&[a.clone(), b.clone(), twin], &Filter::default());
+        assert_eq!(p.len(), 3, "two distinct letters and one equal twin, all pending");
+        let mut marker = a.clone();
+        marker.error_kind = REPLAYED.into();
+        marker.reason = "replay 1: ok, 1 row(s)".into();
+        let p = pending(&[a, b.clone(), b, marker], &Filter::default());
+        let values: Vec<&[u8]> = p.iter().map(|r| r.value.as_slice()).collect();
+        assert_eq!(values, vec![b"row b".as_slice(), b"row b".as_slice()]);
     }
 }

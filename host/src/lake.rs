@@ -108,17 +108,31 @@ pub async fn describe(root: &Path, entry: &CatalogEntry) -> Result<TableInfo, La
         .fields()
         .map(|f| Column { name: f.name().to_string(), kind: format!("{}", f.data_type()), nullable: f.is_nullable() })
         .collect();
-    for uri in table.get_file_uris().map_err(|e| err(e.to_string()))? {
-        // Local tables list `file://` URLs, or plain paths.
-        let path =
-            url::Url::parse(&uri).ok().and_then(|u| u.to_file_path().ok()).unwrap_or_else(|| PathBuf::from(&uri));
+    // Sizes and row counts come from the log's add actions (their stats), not from opening
+    // every Parquet footer: describing a table costs the same however many files it has.
+    let mut unknown = Vec::new();
+    for file in state.log_data() {
         info.files += 1;
-        if let Ok(file) = std::fs::File::open(&path) {
-            info.bytes += file.metadata().map(|m| m.len()).unwrap_or(0);
-            if let Ok(reader) = SerializedFileReader::new(file) {
-                info.rows += reader.metadata().file_metadata().num_rows().max(0) as u64;
-            }
+        info.bytes += file.size().max(0) as u64;
+        match file.num_records() {
+            Some(n) => info.rows += n as u64,
+            None => unknown.push(file.path().to_string()),
         }
+    }
+    if !unknown.is_empty() {
+        // Files written without stats (another writer): their footers, read off the async
+        // workers.
+        let dir = root.join(&entry.path);
+        info.rows += tokio::task::spawn_blocking(move || {
+            unknown
+                .iter()
+                .filter_map(|p| std::fs::File::open(dir.join(p)).ok())
+                .filter_map(|f| SerializedFileReader::new(f).ok())
+                .map(|r| r.metadata().file_metadata().num_rows().max(0) as u64)
+                .sum::<u64>()
+        })
+        .await
+        .unwrap_or(0);
     }
     Ok(info)
 }

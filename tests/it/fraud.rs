@@ -71,14 +71,16 @@ dead_letter_table = "dead_letters"
 flush = {{ max_latency_ms = 300 }}
 [[pipelines.stages]]
 plugin = "fraud-score"
-config_files = {{ model = "{model}" }}
+config_files = {{ model = "models/fraud-lr.json" }}
 outputs = {{ scored = "scored", alerts = "alerts" }}
 "#,
         plugins = plugins.display(),
         cache = shared_cache_dir().display(),
         lake = dir.join("lake").display(),
-        model = model_file().display(),
     );
+    // config_files are confined to the config's directory: the model goes beside it.
+    std::fs::create_dir_all(dir.join("models")).unwrap();
+    std::fs::copy(model_file(), dir.join("models/fraud-lr.json")).unwrap();
     std::fs::write(dir.join("pipelines.toml"), &text).unwrap();
     text
 }

@@ -4,6 +4,7 @@ mod common;
 mod e2e;
 mod fraud;
 mod gold;
+mod hostile;
 mod languages;
 mod live;
 mod plugins;

@@ -26,13 +26,18 @@ fn full_config(dir: &Path) -> Config {
     config.lake.root = dir.join("lake");
     for p in &mut config.pipelines {
         p.flush.max_latency_ms = 500;
-        // Files the shipped stages load (the fraud model) are relative to the repository.
-        for file in p.stages.iter_mut().flat_map(|s| s.config_files.values_mut()) {
-            *file = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(&*file);
+        // Files the shipped stages load (the fraud model) are confined to the config's
+        // directory: copied beside it.
+        for file in p.stages.iter().flat_map(|s| s.config_files.values()) {
+            let copy = dir.join(file);
+            std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+            std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file), &copy).unwrap();
         }
     }
     for g in &mut config.gold {
         g.poll_ms = 200;
+        // The simulated clocks below run far ahead of the wall clock.
+        g.future_skew = "30d".into();
     }
     let sim = config.simulator.as_mut().expect("the shipped config simulates");
     sim.seed = Some(5);

@@ -43,6 +43,7 @@ pub fn dead_letters_path(q: &DeadLetterQuery) -> String {
     add("reason", &q.reason);
     add("since", &q.since);
     add("limit", &q.limit.map(|l| l.to_string()));
+    add("offset", &q.offset.map(|o| o.to_string()));
     if q.all {
         params.push("all=true".into());
     }
@@ -73,6 +74,7 @@ pub fn dead_letter_filter(
         stage: field(stage),
         reason: field(reason),
         limit,
+        offset: None,
         all,
     })
 }

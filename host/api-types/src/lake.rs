@@ -127,8 +127,12 @@ pub struct DeadLetterQuery {
     /// Only letters whose reason contains this text (listing only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// At most this many (listing: 1–1000, default 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
+    /// Skip this many first (listing only): the next page starts at `offset + limit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
     /// Every row, replay markers and replayed letters included (listing only; default:
     /// pending only).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -1,7 +1,7 @@
-//! The bearer token on mutating endpoints.
+//! The bearer token: on mutating endpoints, and on reads that show the config.
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -47,4 +47,23 @@ pub(super) async fn require_token(State(state): State<AppState>, request: Reques
 /// Compares without an early exit, so response time says nothing about how much matched.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// For reads that show the config: when a token is set, the read needs it too (on loopback as
+/// well); without one, the read is allowed (secrets are redacted in any case).
+pub(super) fn check_read(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+    let Some(token) = &state.token else { return Ok(()) };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(g) if constant_time_eq(token.as_bytes(), g.as_bytes()) => Ok(()),
+        Some(_) => Err(AppError::new(StatusCode::UNAUTHORIZED, "wrong token")),
+        None => Err(AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "reading the config needs Authorization: Bearer <token> ([api] token or FINLAKE_API_TOKEN)",
+        )),
+    }
 }

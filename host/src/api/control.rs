@@ -105,9 +105,15 @@ pub(super) async fn rollback_plugin(
 
 /// The `pipelines.toml` text in effect.
 #[utoipa::path(get, path = "/api/config", tag = "config",
-    responses((status = 200, body = String, content_type = "application/toml")))]
-pub(super) async fn get_config(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], state.control.config_text())
+    responses((status = 200, body = String, content_type = "application/toml"), (status = 401, body = ErrorBody)))]
+pub(super) async fn get_config(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, AppError> {
+    super::auth::check_read(&state, &headers)?;
+    // Secrets become placeholders naming them; a PUT that leaves them in place keeps them.
+    let shown = crate::config::redact(&state.control.config_text());
+    Ok(([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], shown))
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -130,6 +136,8 @@ pub(super) async fn put_config(
 ) -> Result<Json<ReloadReport>, AppError> {
     let Query(params) = params.map_err(|e| AppError::bad_request(e.body_text()))?;
     let body = body.map_err(|e| AppError::bad_request(format!("{}; send the config as UTF-8 text", e.body_text())))?;
+    // Text shown by GET carries placeholders for the secrets: put the real values back.
+    let body = crate::config::unredact(&body, &state.control.config_text()).map_err(AppError::bad_request)?;
     Ok(Json(state.control.reload(body, ChangeSource::Api, params.dry_run).await?))
 }
 
@@ -162,7 +170,8 @@ fn filter_of(query: &DeadLetterQuery) -> Result<crate::dlq::Filter, AppError> {
     })
 }
 
-/// Pending dead letters (or, with `all=true`, every row), oldest first.
+/// Pending dead letters (or, with `all=true`, every row), oldest first, one page (`offset`,
+/// `limit` up to 1000) at a time.
 #[utoipa::path(get, path = "/api/dead-letters", tag = "dead letters", params(DeadLetterQuery),
     responses((status = 200, body = Vec<DeadLetter>), (status = 400, body = ErrorBody)))]
 pub(super) async fn dead_letters(
@@ -170,7 +179,9 @@ pub(super) async fn dead_letters(
     query: Result<Query<DeadLetterQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<DeadLetter>>, AppError> {
     let Query(query) = query.map_err(|e| AppError::bad_request(e.body_text()))?;
-    let filter = filter_of(&query)?;
+    let mut filter = filter_of(&query)?;
+    // The page is cut below, after the offset.
+    let limit = filter.limit.take().unwrap_or(1000).clamp(1, 1000);
     let config = state.control.config();
     let mut out = Vec::new();
     for table in crate::dlq::tables(&config, filter.pipeline.as_deref()) {
@@ -181,13 +192,12 @@ pub(super) async fn dead_letters(
             crate::dlq::pending(&rows, &filter)
         };
         out.extend(
-            rows.iter()
-                .filter(|r| query.reason.as_ref().is_none_or(|text| r.reason.contains(text.as_str())))
-                .map(|r| r.to_api()),
+            rows.into_iter().filter(|r| query.reason.as_ref().is_none_or(|text| r.reason.contains(text.as_str()))),
         );
     }
-    out.truncate(filter.limit.unwrap_or(1000));
-    Ok(Json(out))
+    // One page: the listing is bounded whatever the table holds.
+    let offset = query.offset.map_or(0, |o| usize::try_from(o).unwrap_or(usize::MAX));
+    Ok(Json(out.iter().skip(offset).take(limit).map(|r| r.to_api()).collect()))
 }
 
 /// Sends pending dead letters back through the current plugins, exactly once.

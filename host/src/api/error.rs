@@ -90,6 +90,9 @@ impl From<QueryError> for AppError {
             QueryError::Invalid(_) => StatusCode::BAD_REQUEST,
             // The query ran too long: the request should be narrower.
             QueryError::Timeout(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            // Over its memory budget: the request should be narrower too.
+            QueryError::TooBig { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            QueryError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             QueryError::Lake(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         AppError::new(status, e.to_string())

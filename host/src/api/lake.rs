@@ -9,15 +9,29 @@ use super::{AppError, AppState};
 use crate::lake;
 
 /// Every table of the lake: layer, writer, schema, version, files, rows, bytes.
-#[utoipa::path(get, path = "/api/tables", tag = "lake",
-    responses((status = 200, body = Vec<TableInfo>), (status = 500, body = ErrorBody)))]
-pub(super) async fn tables(State(state): State<AppState>) -> Result<Json<Vec<TableInfo>>, AppError> {
+#[utoipa::path(get, path = "/api/tables", tag = "lake", params(TablesParams),
+    responses((status = 200, body = Vec<TableInfo>), (status = 400, body = ErrorBody), (status = 500, body = ErrorBody)))]
+pub(super) async fn tables(
+    State(state): State<AppState>,
+    params: Result<Query<TablesParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<TableInfo>>, AppError> {
+    let Query(params) = params.map_err(|e| AppError::bad_request(e.body_text()))?;
     let (catalog, root) = (state.control.catalog(), state.control.config().lake.root.clone());
+    let offset = params.offset.map_or(0, |o| usize::try_from(o).unwrap_or(usize::MAX));
+    let limit = params.limit.unwrap_or(200).clamp(1, 1000) as usize;
     let mut out = Vec::new();
-    for entry in catalog.iter() {
+    for entry in catalog.iter().skip(offset).take(limit) {
         out.push(lake::describe(&root, entry).await?);
     }
     Ok(Json(out))
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub(super) struct TablesParams {
+    /// Tables to describe (1–1000, default 200), in catalog order.
+    limit: Option<u64>,
+    /// Skip this many first: the next page starts at `offset + limit`.
+    offset: Option<u64>,
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -65,12 +79,20 @@ pub(super) async fn query(
     })?;
     let as_of = request.as_of.as_deref().map(crate::query::parse_timestamp).transpose()?;
     let clamp = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let api = &state.control.config().api;
+    // Bounded concurrency: each query has its own memory pool, so the total stays bounded.
+    let _permit = tokio::time::timeout(std::time::Duration::from_secs(5), state.queries.clone().acquire_owned())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or(crate::query::QueryError::Busy(api.max_queries))?;
     let options = crate::query::QueryOptions {
         version: request.version,
         as_of,
         limit: request.limit.map(clamp).unwrap_or(1000),
         offset: request.offset.map(clamp).unwrap_or(0),
         timeout: std::time::Duration::from_secs(30),
+        memory_mb: api.query_memory_mb,
     };
     let (catalog, root) = (state.control.catalog(), state.control.config().lake.root.clone());
     let out = crate::query::run(&catalog, &root, &request.sql, &options).await?;

@@ -5,13 +5,15 @@
 //!
 //! Request and response bodies are the types of the `finlake-api` crate, which the CLI and the
 //! dashboard share; errors go through [`AppError`], whose `From` impls are the one place a
-//! domain error becomes a status. Mutating endpoints go through [`auth::require_token`].
+//! domain error becomes a status. Every request goes through [`guard`] (its `Host`, and for
+//! changes its `Origin` and body type); mutating endpoints through [`auth::require_token`].
 
 mod auth;
 mod control;
 mod dashboard;
 mod error;
 pub mod events;
+mod guard;
 mod lake;
 mod openapi;
 mod status;
@@ -42,6 +44,10 @@ pub struct AppState {
     /// Cancelled when the service stops: ends the live feeds, so a graceful shutdown does not
     /// wait for browsers to go away.
     pub shutdown: CancellationToken,
+    /// Host names requests may carry besides IP literals and `localhost` (`[api] allowed_hosts`).
+    pub allowed_hosts: Arc<Vec<String>>,
+    /// Queries running at once (`[api] max_queries`).
+    pub queries: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -55,6 +61,10 @@ impl AppState {
         if !loopback && token.is_none() {
             tracing::warn!(addr = ?addr, "the API listens beyond loopback without a token: every mutating endpoint is refused until [api] token or FINLAKE_API_TOKEN is set");
         }
+        let api = &control.config().api;
+        let allowed_hosts =
+            Arc::new(api.allowed_hosts.iter().map(|h| h.trim_end_matches('.').to_ascii_lowercase()).collect());
+        let queries = Arc::new(tokio::sync::Semaphore::new(api.max_queries.max(1)));
         AppState {
             control,
             metrics,
@@ -62,6 +72,8 @@ impl AppState {
             token,
             loopback,
             shutdown: CancellationToken::new(),
+            allowed_hosts,
+            queries,
         }
     }
 }
@@ -107,7 +119,9 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(status::prometheus))
         .merge(mutating);
     let dashboard = dashboard::service(&state.control.config().api.dashboard);
-    api.fallback_service(dashboard).with_state(state)
+    api.fallback_service(dashboard)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
+        .with_state(state)
 }
 
 /// An API path that does not exist answers JSON, not the dashboard's page.

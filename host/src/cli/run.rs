@@ -39,7 +39,15 @@ pub struct BrokerArgs {
 /// `finlake run`: until Ctrl-C or SIGTERM, then flush, commit and exit.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let RunArgs { config, brokers, brokers_file } = args;
-    let config = Config::load(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let path = config;
+    let config = Config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Every gold `select` is planned before anything starts, as `finlake validate` does.
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let sql = finlake::gold::located_problems(&config, &text, &path.display().to_string()).await;
+    if !sql.is_empty() {
+        let lines: Vec<String> = sql.iter().map(ToString::to_string).collect();
+        anyhow::bail!("{}", lines.join("\n"));
+    }
     // The embedded broker lives on this (main) task: it must outlive every client.
     let mut embedded = None;
     let brokers = match brokers {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 
-use finlake::config::{Config, Located, Step};
+use finlake::config::Config;
 
 // No doc comment: the `Command` variant carries the help text.
 #[derive(clap::Args)]
@@ -18,19 +18,10 @@ pub struct ValidateArgs {
 pub async fn run(args: ValidateArgs) -> anyhow::Result<()> {
     let file = args.file;
     let config = Config::load(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let sql_problems = finlake::gold::check(&config).await;
+    let text = std::fs::read_to_string(&file)?;
+    let sql_problems = finlake::gold::located_problems(&config, &text, &file.display().to_string()).await;
     if !sql_problems.is_empty() {
-        let text = std::fs::read_to_string(&file)?;
-        let doc = Located::new(&text);
-        let lines: Vec<String> = sql_problems
-            .iter()
-            .map(|p| {
-                let mut path = vec![Step::Key("gold"), Step::Index(p.gold), Step::Key("select")];
-                path.extend(p.select.map(Step::Index));
-                let (line, col) = doc.position(&path);
-                format!("{}:{line}:{col}: {}", file.display(), p.message)
-            })
-            .collect();
+        let lines: Vec<String> = sql_problems.iter().map(ToString::to_string).collect();
         bail!("{}", lines.join("\n"));
     }
     let mut missing = Vec::new();

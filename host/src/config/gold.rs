@@ -36,6 +36,16 @@ pub struct GoldConfig {
     /// How often the source's Delta log is checked for new commits.
     #[serde(default = "poll_ms")]
     pub poll_ms: u64,
+    /// How far ahead of the clock an event time may be. A source row further ahead (a producer
+    /// with a wrong clock, `"ts": "9999-01-01T00:00:00Z"`) would move the watermark there and
+    /// make every later row late; the pipeline writing the source dead-letters it instead, with
+    /// the reason.
+    #[serde(default = "future_skew")]
+    pub future_skew: String,
+}
+
+fn future_skew() -> String {
+    "5m".into()
 }
 
 fn event_time() -> String {
@@ -49,8 +59,10 @@ fn poll_ms() -> u64 {
 }
 
 impl GoldConfig {
+    /// The path under the lake root, normalised.
     pub fn relative_path(&self) -> String {
-        self.path.clone().unwrap_or_else(|| format!("gold/{}", self.name))
+        let raw = self.path.clone().unwrap_or_else(|| format!("gold/{}", self.name));
+        super::normalize_table_path(&raw).unwrap_or(raw)
     }
 
     pub fn late_table_name(&self) -> String {
@@ -68,6 +80,10 @@ impl GoldConfig {
 
     pub fn lateness_us(&self) -> i64 {
         parse_duration_us(&self.allowed_lateness).unwrap_or(0)
+    }
+
+    pub fn future_skew_us(&self) -> i64 {
+        parse_duration_us(&self.future_skew).unwrap_or(300_000_000)
     }
 }
 

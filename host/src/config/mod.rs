@@ -6,6 +6,8 @@
 
 mod gold;
 mod locate;
+mod paths;
+mod secrets;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -17,6 +19,8 @@ use crate::simulate::Kind;
 
 pub use gold::{GoldConfig, parse_duration_us};
 pub use locate::{Located, Step};
+pub use paths::{ConfigFileError, MAX_CONFIG_FILE_BYTES, normalize_table_path, read_config_file};
+pub use secrets::{REDACTED_PREFIX, is_secret_property, redact, unredact};
 pub use validate::Problem;
 
 /// Everything FinLake runs, as declared in `pipelines.toml`.
@@ -99,6 +103,15 @@ pub struct ApiConfig {
     /// paths are relative to the config file's directory. When it is missing the API still
     /// runs and `/` says how to build it.
     pub dashboard: PathBuf,
+    /// Host names the API answers to besides the listen address, `localhost` and IP literals
+    /// (e.g. `["finlake.internal"]`). Requests naming any other `Host` are refused, so a web
+    /// page cannot reach the API through DNS rebinding.
+    pub allowed_hosts: Vec<String>,
+    /// Memory one SQL query may use (DataFusion's memory pool), in MiB; a query that needs
+    /// more fails with an error instead of growing the process.
+    pub query_memory_mb: u64,
+    /// Queries run at once; more wait (up to 5 s) and are then refused with 503.
+    pub max_queries: usize,
 }
 
 impl Default for ApiConfig {
@@ -109,6 +122,9 @@ impl Default for ApiConfig {
             token: None,
             max_upload_mb: 64,
             dashboard: PathBuf::from("web/dist"),
+            allowed_hosts: Vec::new(),
+            query_memory_mb: 512,
+            max_queries: 2,
         }
     }
 }
@@ -222,6 +238,20 @@ pub struct TableConfig {
     /// again. The values are kept in memory, loaded from the table at start.
     #[serde(default)]
     pub unique_key: Option<String>,
+    /// Where a table that holds no offsets yet starts when its pipeline already runs (an output
+    /// added later): `"current"` (default) at the pipeline's positions, so the topic is not
+    /// re-read through stateful plugins; `"earliest"` re-reads the topic to fill it.
+    #[serde(default)]
+    pub from: StartFrom,
+}
+
+/// Where a table added to a running pipeline starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartFrom {
+    #[default]
+    Current,
+    Earliest,
 }
 
 fn yes() -> bool {
@@ -229,8 +259,10 @@ fn yes() -> bool {
 }
 
 impl TableConfig {
-    pub fn relative_path(&self) -> &str {
-        self.path.as_deref().unwrap_or(&self.name)
+    /// The path under the lake root, normalised (`x`, `x/` and `./x` are one path).
+    pub fn relative_path(&self) -> String {
+        let raw = self.path.as_deref().unwrap_or(&self.name);
+        normalize_table_path(raw).unwrap_or_else(|_| raw.to_string())
     }
 }
 
@@ -277,7 +309,21 @@ pub struct PipelineConfig {
     /// poison records) before the pipeline pauses, holding that batch, until resumed.
     #[serde(default = "default_pause_after")]
     pub pause_after_failed_batches: u32,
+    /// What to do when a stage keeps failing every record of a batch: `"pause"` (default) holds
+    /// the batch until resumed; `"dead_letter"` puts the batch's records in the dead-letter
+    /// table (replayable once the plugin is fixed) and goes on.
+    #[serde(default)]
+    pub on_broken: OnBroken,
     pub stages: Vec<StageConfig>,
+}
+
+/// See [`PipelineConfig::on_broken`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBroken {
+    #[default]
+    Pause,
+    DeadLetter,
 }
 
 fn default_pause_after() -> u32 {
@@ -327,7 +373,8 @@ pub struct StageConfig {
     pub config: toml::Table,
     /// Files whose JSON content is added to `config` under the given key when the plugin is
     /// initialised (e.g. `{ model = "models/fraud-lr.json" }`): data a plugin needs without
-    /// filesystem access, replaced without changing code. Relative to the config file.
+    /// filesystem access, replaced without changing code. Relative to the config file and
+    /// confined to its directory: regular files of at most 16 MiB.
     #[serde(default)]
     pub config_files: BTreeMap<String, PathBuf>,
     #[serde(default)]
@@ -427,6 +474,32 @@ impl Config {
                 *p = base.join(&*p);
             }
         }
+    }
+
+    /// The directory relative paths in the config are resolved against (and `config_files`
+    /// are confined to).
+    pub fn base_dir(&self) -> PathBuf {
+        self.source
+            .as_deref()
+            .and_then(Path::parent)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    }
+
+    /// Timestamp columns of table `name` that a gold job cuts windows on, each with the most
+    /// its values may be ahead of the clock (`[[gold]] future_skew`, the smallest when several
+    /// gold tables read the column), in microseconds.
+    pub fn future_limits(&self, name: &str) -> Vec<(String, i64)> {
+        let mut out: Vec<(String, i64)> = Vec::new();
+        for g in self.gold.iter().filter(|g| g.source == name) {
+            let skew = g.future_skew_us();
+            match out.iter_mut().find(|(c, _)| c == &g.event_time) {
+                Some((_, s)) => *s = (*s).min(skew),
+                None => out.push((g.event_time.clone(), skew)),
+            }
+        }
+        out
     }
 
     pub fn table(&self, name: &str) -> Option<&TableConfig> {

@@ -39,9 +39,31 @@ impl Report<'_> {
     }
 }
 
+/// A name that is also a path segment: starts with a letter, digit or '_' (so never `.`,
+/// `..` or a hidden or option-like name) and holds no `..`.
 fn is_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    s.len() <= 128
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        && !s.contains("..")
 }
+
+/// librdkafka properties `[kafka] properties` may not set: ones that load code or run commands,
+/// and ones FinLake sets itself (where to connect, the group, offset handling).
+const FORBIDDEN_PROPERTIES: [(&str, &str); 12] = [
+    ("plugin.library.paths", "loads shared libraries into the process"),
+    ("ssl.engine.location", "loads an OpenSSL engine into the process"),
+    ("ssl.providers", "loads OpenSSL providers into the process"),
+    ("sasl.kerberos.kinit.cmd", "runs a shell command"),
+    ("bootstrap.servers", "is set from kafka.brokers"),
+    ("metadata.broker.list", "is set from kafka.brokers"),
+    ("group.id", "is set from kafka.group_id"),
+    ("enable.auto.commit", "is managed by FinLake (positions live in Delta)"),
+    ("enable.auto.offset.store", "is managed by FinLake (positions live in Delta)"),
+    ("auto.offset.reset", "is managed by FinLake (positions live in Delta)"),
+    ("client.dns.lookup", "changes where the client connects"),
+    ("broker.address.family", "changes where the client connects"),
+];
 
 pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
     let mut r = Report { origin, doc: Located::new(text), problems: Vec::new() };
@@ -58,6 +80,26 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
             &[Key("api"), Key("listen")],
             format!("api.listen {:?} is not an address like 127.0.0.1:8080", config.api.listen),
         );
+    }
+    for (i, host) in config.api.allowed_hosts.iter().enumerate() {
+        if host.is_empty() || host.contains(['/', ' ', '@']) {
+            r.add(&[Key("api"), Key("allowed_hosts"), Index(i)], format!("{host:?} is not a host name"));
+        }
+    }
+    if !(16..=65_536).contains(&config.api.query_memory_mb) {
+        r.add(&[Key("api"), Key("query_memory_mb")], "api.query_memory_mb must be between 16 and 65536");
+    }
+    if !(1..=64).contains(&config.api.max_queries) {
+        r.add(&[Key("api"), Key("max_queries")], "api.max_queries must be between 1 and 64");
+    }
+    for key in config.kafka.properties.keys() {
+        let k = key.trim().to_ascii_lowercase();
+        if let Some((_, why)) = FORBIDDEN_PROPERTIES.iter().find(|(f, _)| *f == k) {
+            r.add(
+                &[Key("kafka"), Key("properties"), Key(key.as_str())],
+                format!("kafka property {key:?} is not allowed here: it {why}"),
+            );
+        }
     }
     if config.plugins.timeout_ms == 0 {
         r.add(&[Key("plugins"), Key("timeout_ms")], "plugins.timeout_ms must be at least 1");
@@ -90,7 +132,7 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
     }
 
     let mut table_names: HashMap<&str, usize> = HashMap::new();
-    let mut table_paths: HashMap<&str, usize> = HashMap::new();
+    let mut paths = Paths::default();
     for (i, t) in config.tables.iter().enumerate() {
         let at = |k| [Key("tables"), Index(i), Key(k)];
         if !is_name(&t.name) {
@@ -99,12 +141,8 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
         if table_names.insert(&t.name, i).is_some() {
             r.add(&at("name"), format!("table {:?} is declared twice", t.name));
         }
-        if table_paths.insert(t.relative_path(), i).is_some() {
-            r.add(&at("name"), format!("two tables share the path {:?}", t.relative_path()));
-        }
-        if t.relative_path().split(['/', '\\']).any(|part| part == "..") || t.relative_path().starts_with('/') {
-            r.add(&at("path"), "table path must stay under the lake root (no '..', not absolute)");
-        }
+        let raw = t.path.clone().unwrap_or_else(|| t.name.clone());
+        paths.claim(&mut r, &raw, format!("table {:?}", t.name), &at(if t.path.is_some() { "path" } else { "name" }));
         if let Some(layer) = &t.layer
             && !["bronze", "silver", "gold"].contains(&layer.as_str())
         {
@@ -126,13 +164,68 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
             r.add(&[Key("pipelines"), Index(i), Key("name")], format!("pipeline {:?} is declared twice", p.name));
         }
         validate_pipeline(&mut r, config, i, p, &table_names, &mut writer_of);
+        if is_name(&p.dead_letter_table) && !table_names.contains_key(p.dead_letter_table.as_str()) {
+            let at = [Key("pipelines"), Index(i), Key("dead_letter_table")];
+            paths.claim(&mut r, &p.dead_letter_table, format!("dead-letter table {:?}", p.dead_letter_table), &at);
+        }
+        if is_name(&p.name) {
+            let at = [Key("pipelines"), Index(i), Key("name")];
+            let state = crate::sink::state::state_path(&p.name);
+            paths.claim(&mut r, &state, format!("the state table of pipeline {:?}", p.name), &at);
+        }
     }
     let mut taken: BTreeSet<String> = config.tables.iter().map(|t| t.name.clone()).collect();
     taken.extend(config.pipelines.iter().map(|p| p.dead_letter_table.clone()));
     for (i, g) in config.gold.iter().enumerate() {
         validate_gold(&mut r, config, i, g, &mut taken);
+        let at = [Key("gold"), Index(i), Key(if g.path.is_some() { "path" } else { "name" })];
+        let raw = g.path.clone().unwrap_or_else(|| format!("gold/{}", g.name));
+        paths.claim(&mut r, &raw, format!("gold table {:?}", g.name), &at);
+        let at = [Key("gold"), Index(i), Key("name")];
+        paths.claim(&mut r, &g.late_relative_path(), format!("late table {:?}", g.late_table_name()), &at);
     }
+    paths.check_nesting(&mut r);
     r.problems
+}
+
+/// Every table directory under the lake root, normalised: one table per path, none inside
+/// another (maintenance of the outer one would remove the inner one's files).
+#[derive(Default)]
+struct Paths {
+    /// (normalised path, what owns it, where it is declared).
+    taken: Vec<(String, String, (usize, usize))>,
+}
+
+impl Paths {
+    fn claim(&mut self, r: &mut Report<'_>, raw: &str, owner: String, at: &[Step<'_>]) {
+        match super::normalize_table_path(raw) {
+            Err(e) => r.add(at, e),
+            Ok(path) => {
+                if let Some((_, other, _)) = self.taken.iter().find(|(p, _, _)| *p == path) {
+                    r.add(at, format!("{owner} and {other} share the path {path:?} under the lake root"));
+                } else {
+                    self.taken.push((path, owner, r.doc.position(at)));
+                }
+            }
+        }
+    }
+
+    fn check_nesting(&self, r: &mut Report<'_>) {
+        for (inner, owner, (line, col)) in &self.taken {
+            if let Some((outer, other, _)) =
+                self.taken.iter().find(|(p, _, _)| inner.len() > p.len() && inner.starts_with(&format!("{p}/")))
+            {
+                r.problems.push(Problem {
+                    origin: r.origin.to_string(),
+                    line: *line,
+                    col: *col,
+                    message: format!(
+                        "{owner} (path {inner:?}) lies inside {other} (path {outer:?}); give it its own directory"
+                    ),
+                });
+            }
+        }
+    }
 }
 
 fn validate_gold(r: &mut Report<'_>, config: &Config, i: usize, g: &GoldConfig, taken: &mut BTreeSet<String>) {
@@ -162,6 +255,11 @@ fn validate_gold(r: &mut Report<'_>, config: &Config, i: usize, g: &GoldConfig, 
         }
         Ok(_) => {}
         Err(e) => r.add(&at("allowed_lateness"), e),
+    }
+    match parse_duration_us(&g.future_skew) {
+        Ok(s) if s < 1_000_000 => r.add(&at("future_skew"), "future_skew must be at least 1s"),
+        Ok(_) => {}
+        Err(e) => r.add(&at("future_skew"), e),
     }
     if !(100..=3_600_000).contains(&g.poll_ms) {
         r.add(&at("poll_ms"), "poll_ms must be between 100 and 3600000");
@@ -312,6 +410,14 @@ fn validate_pipeline<'c>(
                 &sat(if stage.id.is_some() { "id" } else { "plugin" }),
                 format!("stage id {:?} is used twice in pipeline {:?}; give one an `id`", stage.id(), p.name),
             );
+        }
+        for (key, file) in &stage.config_files {
+            if !super::paths::config_file_path_ok(file) {
+                r.add(
+                    &[Key("pipelines"), Index(i), Key("stages"), Index(s), Key("config_files"), Key(key.as_str())],
+                    format!("config_files.{key} = {:?} must be a relative path under the config's directory (no '..', not absolute)", file.display().to_string()),
+                );
+            }
         }
         if stage.timeout_ms == Some(0) {
             r.add(&sat("timeout_ms"), "timeout_ms must be at least 1");

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::ControlPlane;
 use crate::config::Config;
 use crate::pipeline::{Command, stage_instance};
-use crate::plugin::{BatchExt, PluginError, PluginInstance, rows_of};
+use crate::plugin::{BatchExt, PluginError, PluginInstance, check_cost, rows_of};
 
 pub use finlake_api::{DeployReport, PluginSource as Source, PluginVersion, Refusal};
 
@@ -42,6 +42,9 @@ pub enum DeployError {
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// Versions kept per plugin for rollback.
+pub const MAX_KEPT_VERSIONS: usize = 10;
 
 fn versions_dir(config: &Config, plugin: &str) -> PathBuf {
     config.plugins.cache_dir.join("versions").join(plugin)
@@ -105,6 +108,17 @@ impl ControlPlane {
             live_since: now(),
         });
         history.active = Some(sha256);
+        // Rollback targets are bounded too: the oldest versions beyond the limit go, with
+        // their files (never the live one).
+        while history.versions.len() > MAX_KEPT_VERSIONS {
+            let old = history.versions.remove(0);
+            let path = versions_dir(config, plugin).join(format!("{}.wasm", old.sha256));
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(plugin, path = %path.display(), error = %e, "cannot remove an old kept version");
+            } else {
+                tracing::info!(plugin, version = %old.version, sha256 = %&old.sha256[..12], "old kept version removed (keeping {MAX_KEPT_VERSIONS})");
+            }
+        }
     }
 
     fn refuse(&self, plugin: &str, sha256: &str, source: Source, error: String) -> DeployError {
@@ -175,6 +189,8 @@ impl ControlPlane {
             Err(error) => return Err(self.refuse(plugin, &sha256, source, error)),
         };
         let compile_ms = started.elapsed().as_secs_f64() * 1000.0;
+        // Accepted: only now is the compiled artefact worth keeping.
+        self.runtime.persist(&loaded);
 
         // The file is the version a restart loads: make it this one.
         if source != Source::File
@@ -284,9 +300,12 @@ fn prepare(
             let result = trial.process(&sample).map_err(|e| {
                 format!("{} (on a sample of {} live records the current version handled)", at(e), sample.len())
             })?;
-            rows_of(&result, sample.len()).map_err(|m| {
-                format!("in pipeline {pipeline}, stage {}: malformed result on the sample: {m}", stage.id())
-            })?;
+            let declared = |name: &str| stage.outputs.contains_key(name);
+            check_cost(&result, &sample, Some(&declared))
+                .and_then(|()| rows_of(&result, sample.len()).map(|_| ()))
+                .map_err(|m| {
+                    format!("in pipeline {pipeline}, stage {}: malformed result on the sample: {m}", stage.id())
+                })?;
             sample_records += sample.len();
         }
         instances.push(stage_instance(config, stage, loaded.clone()).map_err(at)?);

@@ -141,7 +141,16 @@ impl ControlPlane {
         let old = self.config();
         let path = old.source.clone();
         let origin = path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "pipelines.toml".into());
-        let new = match Config::from_text(&text, &origin, path.as_deref()) {
+        // The same checks as at start and in `finlake validate`: the schema and references,
+        // then every gold `select` planned against its source.
+        let checked = match Config::from_text(&text, &origin, path.as_deref()) {
+            Ok(c) => {
+                let sql = crate::gold::located_problems(&c, &text, &origin).await;
+                if sql.is_empty() { Ok(c) } else { Err(crate::config::ConfigError::Invalid { problems: sql }) }
+            }
+            Err(e) => Err(e),
+        };
+        let new = match checked {
             Ok(c) => c,
             Err(e) => {
                 let problems: Vec<String> = e.problems().iter().map(ToString::to_string).collect();

@@ -139,6 +139,26 @@ pub async fn check(config: &Config) -> Vec<SqlProblem> {
     problems
 }
 
+/// [`check`] as located config problems (`file:line:col`), the way every path into the config
+/// (start, `finlake validate`, `PUT /api/config`, a file edit) reports them.
+pub async fn located_problems(config: &Config, text: &str, origin: &str) -> Vec<crate::config::Problem> {
+    use crate::config::{Located, Step};
+    let problems = check(config).await;
+    if problems.is_empty() {
+        return Vec::new();
+    }
+    let doc = Located::new(text);
+    problems
+        .into_iter()
+        .map(|p| {
+            let mut path = vec![Step::Key("gold"), Step::Index(p.gold), Step::Key("select")];
+            path.extend(p.select.map(Step::Index));
+            let (line, col) = doc.position(&path);
+            crate::config::Problem { origin: origin.to_string(), line, col, message: p.message }
+        })
+        .collect()
+}
+
 /// What one tick produced.
 #[derive(Debug, Default, Clone, Copy)]
 struct Tick {

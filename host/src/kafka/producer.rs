@@ -112,8 +112,12 @@ pub async fn replay_csv(
             let due = (row.time - *first_time.get_or_insert(row.time)) / speed;
             let wait = due - started.elapsed().as_secs_f64();
             if wait > 0.0 {
+                // Time and speed are checked finite, but their quotient can still overflow.
+                let wait = Duration::try_from_secs_f64(wait).map_err(|_| {
+                    format!("{}: Time {} at --speed {speed} is too far ahead to wait for", row.key, row.time)
+                })?;
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs_f64(wait)) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = stop.changed() => break,
                 }
             }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::config::{PipelineConfig, StageConfig};
 use crate::plugin::BatchExt;
 use crate::plugin::batch_view::select;
-use crate::plugin::{Batch, BatchBuilder, LoadedPlugin, PluginError, PluginInstance, rows_of};
+use crate::plugin::{Batch, BatchBuilder, LoadedPlugin, PluginError, PluginInstance, check_cost, rows_of};
 
 /// Where a plugin output goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,11 +88,20 @@ pub struct GraphOutput {
     /// Set when a stage failed the whole batch; `rows` and `failures` are then incomplete and
     /// must not be written.
     pub whole_batch: Option<WholeBatchFailure>,
+    /// When [`Graph::sampling`] is on: per stage that ran, up to [`SAMPLE_RECORDS`] of the
+    /// inputs it handled without failing (Kafka records for entry stages, upstream rows for
+    /// the others), for trying a new version of its plugin before a swap.
+    pub samples: Vec<(String, Batch)>,
 }
+
+/// Records kept per stage sample.
+pub const SAMPLE_RECORDS: usize = 64;
 
 pub struct Graph {
     pub stages: Vec<Stage>,
     order: Vec<usize>,
+    /// Keep samples of every stage's input in the next runs' outputs.
+    pub sampling: bool,
 }
 
 impl Graph {
@@ -114,7 +123,7 @@ impl Graph {
             stage.fed = fed;
         }
         let order = topological(&stages);
-        Graph { stages, order }
+        Graph { stages, order, sampling: false }
     }
 
     pub fn plugins(&self) -> Vec<(&str, &LoadedPlugin)> {
@@ -181,6 +190,15 @@ impl Graph {
                 }
                 Ok(()) => {}
             }
+            if self.sampling {
+                let failed: std::collections::HashSet<usize> =
+                    output.failures[failed_before..].iter().filter(|f| f.kind != "rejected").map(|f| f.input).collect();
+                let good: Vec<usize> =
+                    (0..input.len()).filter(|&i| !failed.contains(&origins[i])).take(SAMPLE_RECORDS).collect();
+                if !good.is_empty() {
+                    output.samples.push((self.stages[s].id.clone(), select(input, &good)));
+                }
+            }
             for (origin, out_name, json) in emitted {
                 match self.stages[s].targets.get(&out_name) {
                     Some(Target::Table(t)) => output.rows.push(TableRow { table: t.clone(), input: origin, json }),
@@ -215,6 +233,31 @@ impl Graph {
             }
         }
         Ok(output)
+    }
+
+    /// The dead letters of a batch a stage failed whole, for `on_broken = "dead_letter"`: each
+    /// record once per stage fed from the topic (where a replay starts it again), with the
+    /// broken stage and its error in the reason. Nothing of the batch reached a table.
+    pub fn broken_batch_letters(&self, batch: &Batch, failure: &WholeBatchFailure) -> GraphOutput {
+        let mut output = GraphOutput::default();
+        for stage in self.stages.iter().filter(|s| !s.fed) {
+            let plugin = stage.instance.plugin();
+            for i in 0..batch.len() {
+                output.failures.push(Failure {
+                    input: i,
+                    stage: stage.id.clone(),
+                    plugin: plugin.name.clone(),
+                    plugin_version: plugin.version.clone(),
+                    kind: "broken".into(),
+                    reason: format!(
+                        "stage {} (plugin {} {}) failed every record of the batch ({}: {}); dead-lettered because on_broken = \"dead_letter\"",
+                        failure.stage, failure.plugin, failure.plugin_version, failure.kind, failure.reason
+                    ),
+                    value: batch.value(i).to_vec(),
+                });
+            }
+        }
+        output
     }
 
     fn whole_batch(&self, s: usize, kind: &str, reason: String, records: usize) -> WholeBatchFailure {
@@ -321,8 +364,14 @@ fn call_isolating(
 ) -> Result<(), Abort> {
     let n = batch.len();
     let outcome = stage.instance.process(batch).and_then(|result| {
-        let rows = rows_of(&result, n)
-            .map_err(|message| PluginError::BadResult { plugin: stage.instance.plugin().name.clone(), message })?;
+        let bad = |message| PluginError::BadResult { plugin: stage.instance.plugin().name.clone(), message };
+        // Bounded before anything is copied out of the result (a stage on its own, as in
+        // `finlake plugin test`, declares no outputs: any name goes).
+        let targets = &stage.targets;
+        let declared = |name: &str| targets.contains_key(name);
+        let declared: Option<&dyn Fn(&str) -> bool> = (!targets.is_empty()).then_some(&declared);
+        check_cost(&result, batch, declared).map_err(bad)?;
+        let rows = rows_of(&result, n).map_err(bad)?;
         let rows: Vec<Emitted> =
             rows.into_iter().map(|r| (origins[r.input], r.output.to_string(), r.json.to_vec())).collect();
         Ok((rows, result.rejections))

@@ -8,26 +8,25 @@ use super::runner::Runner;
 use crate::plugin::{Batch, BatchExt};
 use crate::sink::{Coordinates, DeadLetter};
 
-/// How often entry stages keep a sample of their input (records they handled) for trying a new
-/// plugin version before a swap.
+/// How often every stage keeps a sample of its input (what it handled without failing) for
+/// trying a new plugin version before a swap.
 const SAMPLE_EVERY: Duration = Duration::from_secs(2);
-const SAMPLE_RECORDS: usize = 64;
 
 impl Runner<'_> {
-    /// Keeps, now and then, the records each entry stage handled without failing, so a new
-    /// version of its plugin can be tried on real input before it goes live.
-    pub(super) fn keep_sample(&mut self, batch: &Batch, output: &GraphOutput) {
-        if self.last_sample.is_some_and(|t| t.elapsed() < SAMPLE_EVERY) {
+    /// Whether the next batch should leave samples (the graph's `sampling`).
+    pub(super) fn sample_due(&self) -> bool {
+        self.last_sample.is_none_or(|t| t.elapsed() >= SAMPLE_EVERY)
+    }
+
+    /// Keeps the samples a batch left: each stage's, entry or downstream, so a new version of
+    /// any stage's plugin is tried on real input before it goes live.
+    pub(super) fn keep_sample(&mut self, output: &mut GraphOutput) {
+        if output.samples.is_empty() {
             return;
         }
         self.last_sample = Some(Instant::now());
-        for stage in self.graph.entry_stages() {
-            let failed: std::collections::HashSet<usize> =
-                output.failures.iter().filter(|f| f.stage == stage && f.kind != "rejected").map(|f| f.input).collect();
-            let good: Vec<usize> = (0..batch.len()).filter(|i| !failed.contains(i)).take(SAMPLE_RECORDS).collect();
-            if !good.is_empty() {
-                self.ctx.stats.set_sample(&stage, crate::plugin::batch_view::select(batch, &good));
-            }
+        for (stage, sample) in output.samples.drain(..) {
+            self.ctx.stats.set_sample(&stage, sample);
         }
     }
 

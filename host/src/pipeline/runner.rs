@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 use super::control::{Command, Swapped};
 use super::graph::{Graph, WholeBatchFailure};
 use super::stats::{PipelineState, PipelineStats};
-use crate::config::{Config, PipelineConfig, StageConfig};
+use crate::config::{Config, OnBroken, PipelineConfig, StageConfig};
 use crate::kafka::{KafkaError, PipelineConsumer, Positions, create_consumer};
 use crate::plugin::{Batch, BatchBuilder, BatchExt, Limits, PluginError, PluginInstance, PluginRuntime};
 use crate::sink::{SinkError, TableSchema, TableSink, dead_letter_schema};
@@ -62,6 +62,8 @@ pub(super) struct Sinks {
     /// Snapshots of stateful plugins (I12): commits less often than the others, with the
     /// offsets its snapshots reflect; it is not part of [`Sinks::all_mut`].
     pub(super) state: Option<TableSink>,
+    /// Tables declared `from = "earliest"`: filled from the start of the topic when new.
+    earliest: Vec<String>,
 }
 
 impl Sinks {
@@ -74,6 +76,36 @@ impl Sinks {
     }
     fn buffered(&self) -> (usize, usize) {
         self.all().fold((0, 0), |(r, b), s| (r + s.buffered_rows(), b + s.buffered_bytes()))
+    }
+
+    /// Tables that hold no offsets while others of the pipeline do were added to a running
+    /// pipeline (a new output, a renamed dead-letter table): they start at the pipeline's
+    /// positions, unless declared `from = "earliest"`. Otherwise they would count as "from the
+    /// start" and drag the whole topic through the plugins again.
+    fn start_new_tables(&mut self, pipeline: &str, partitions: &[i32]) {
+        let positions: BTreeMap<i32, i64> = partitions
+            .iter()
+            .filter_map(|&p| {
+                let known: Vec<i64> = self.all().filter(|s| s.has_offsets()).filter_map(|s| s.committed(p)).collect();
+                known.iter().min().map(|o| (p, *o))
+            })
+            .collect();
+        if positions.is_empty() {
+            return;
+        }
+        let earliest = &self.earliest;
+        let fresh = self
+            .tables
+            .values_mut()
+            .chain(std::iter::once(&mut self.dead))
+            .chain(self.state.as_mut())
+            .filter(|s| !s.has_offsets() && !earliest.contains(&s.name));
+        for sink in fresh {
+            tracing::info!(pipeline, table = %sink.name, ?positions, "new table starts at the pipeline's positions (from = \"current\")");
+            for (&p, &o) in &positions {
+                sink.start_at(p, o);
+            }
+        }
     }
 }
 
@@ -98,10 +130,11 @@ pub fn stage_instance(
         memory_bytes: (stage.memory_mb.unwrap_or(config.plugins.memory_mb) as usize) << 20,
     };
     let mut config_json = serde_json::to_value(&stage.config).unwrap_or_else(|_| serde_json::json!({}));
+    let base = config.base_dir();
     for (key, path) in &stage.config_files {
         let init = |message: String| PluginError::Init { plugin: loaded.name.clone(), message };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| init(format!("config_files.{key}: cannot read {}: {e}", path.display())))?;
+        let text =
+            crate::config::read_config_file(path, &base).map_err(|e| init(format!("config_files.{key}: {e}")))?;
         let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| init(format!("config_files.{key}: {} is not JSON: {e}", path.display())))?;
         config_json[key] = value;
@@ -141,14 +174,28 @@ pub async fn run_pipeline(
             .await
             .map_err(|e| PipelineError::Other { pipeline: p.name.clone(), message: e.to_string() })??
     };
-    let cluster = {
+    // Positions in Delta are per cluster (I1): without the id, guessing one would make every
+    // table look empty and re-read the topic. Fail, and let supervision retry with backoff.
+    let cluster = tokio::task::block_in_place(|| {
         use rdkafka::consumer::Consumer as _;
-        consumer.client().fetch_cluster_id(Duration::from_secs(10)).unwrap_or_else(|| "unknown-cluster".into())
-    };
+        if super::fault::cluster_id_hidden(&p.topic) {
+            return None;
+        }
+        consumer.client().fetch_cluster_id(Duration::from_secs(10))
+    })
+    .filter(|id| !id.trim().is_empty())
+    .ok_or_else(|| PipelineError::Other {
+        pipeline: p.name.clone(),
+        message: format!(
+            "cannot learn the Kafka cluster id from {} within 10 s (is the broker reachable?); retrying",
+            ctx.brokers
+        ),
+    })?;
     let source = format!("{cluster}/{}", p.topic);
 
     let stateful = graph.stages.iter().any(|s| s.instance.plugin().stateful);
     let mut sinks = open_sinks(&ctx, &source, &partitions, stateful).await?;
+    sinks.start_new_tables(&p.name, &partitions);
     let mut graph = graph;
     restore_state(&ctx, &mut sinks, &mut graph)?;
     // Start each partition after the last offset every table already holds.
@@ -211,6 +258,7 @@ pub async fn run_pipeline(
                 &mut stop,
                 commands,
                 &mut next_command,
+                stats,
             )
             .await?;
         }
@@ -369,7 +417,9 @@ impl Runner<'_> {
         let stats = self.ctx.stats.clone();
         let attempts = self.ctx.pipeline.pause_after_failed_batches.max(1);
         let mut attempt = 0;
-        let output = loop {
+        super::fault::check((0..batch.len()).map(|i| batch.value(i)));
+        self.graph.sampling = self.sample_due();
+        let mut output = loop {
             let output = tokio::task::block_in_place(|| self.graph.run(&batch))?;
             for (stage, took, errors) in &output.calls {
                 stats.stage_called(stage, *took, *errors);
@@ -378,6 +428,12 @@ impl Runner<'_> {
             attempt += 1;
             tracing::warn!(pipeline = %self.name(), stage = %failure.stage, plugin = %failure.plugin, version = %failure.plugin_version, kind = %failure.kind, reason = %failure.reason, records = failure.records, attempt, of = attempts, "every record of the batch failed in one stage");
             stats.record_error(format!("stage {} failed every record: {}", failure.stage, failure.reason));
+            if attempt >= attempts && self.ctx.pipeline.on_broken == OnBroken::DeadLetter {
+                tracing::error!(pipeline = %self.name(), stage = %failure.stage, records = batch.len(), "dead-lettering the batch (on_broken = \"dead_letter\"); replay it once the plugin is fixed");
+                metrics::counter!("finlake_broken_batches_dead_lettered_total", "pipeline" => self.name().to_string())
+                    .increment(1);
+                break self.graph.broken_batch_letters(&batch, &failure);
+            }
             if attempt >= attempts {
                 self.commit_window().await?;
                 let why = format!(
@@ -404,7 +460,7 @@ impl Runner<'_> {
         };
         stats.add(&stats.records_in, batch.len() as u64, "finlake_records_in_total");
         stats.add(&stats.batches, 1, "finlake_batches_total");
-        self.keep_sample(&batch, &output);
+        self.keep_sample(&mut output);
         self.write(&batch, output);
         for i in 0..batch.len() {
             let (part, off) = (batch.partition(i), batch.offset(i));
@@ -487,16 +543,8 @@ async fn open_sinks(
     names.dedup();
     for name in names {
         let Some(t) = ctx.config.table(name) else { continue };
-        let mut sink = TableSink::open(
-            &root,
-            &t.name,
-            t.relative_path(),
-            TableSchema::from_config(t),
-            &p.name,
-            source,
-            partitions,
-        )
-        .await?;
+        let schema = TableSchema::from_config(t).with_future_limits(&ctx.config.future_limits(&t.name));
+        let mut sink = TableSink::open(&root, &t.name, &t.relative_path(), schema, &p.name, source, partitions).await?;
         if let Some(key) = &t.unique_key {
             sink = sink.with_unique_key(key)?;
         }
@@ -522,7 +570,14 @@ async fn open_sinks(
     } else {
         None
     };
-    Ok(Sinks { tables, dead, state })
+    let earliest = ctx
+        .config
+        .tables
+        .iter()
+        .filter(|t| t.from == crate::config::StartFrom::Earliest)
+        .map(|t| t.name.clone())
+        .collect();
+    Ok(Sinks { tables, dead, state, earliest })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -535,6 +590,7 @@ async fn collect_batch(
     stop: &mut watch::Receiver<bool>,
     commands: &mut mpsc::Receiver<Command>,
     next_command: &mut Option<Command>,
+    stats: &PipelineStats,
 ) -> Result<(), PipelineError> {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(p.batch.max_wait_ms);
     while builder.len() < p.batch.max_records {
@@ -559,6 +615,21 @@ async fn collect_batch(
         // rebalance or seek.
         if read_upto.get(&part).is_some_and(|r| off <= *r) {
             continue;
+        }
+        if let Some(&last) = read_upto.get(&part)
+            && off > last.saturating_add(2)
+        {
+            // The broker no longer has what comes next (retention, or the embedded broker's
+            // bounded memory during a long pause): say so loudly instead of skipping quietly.
+            let missing = off - last - 1;
+            let message = format!(
+                "partition {part}: offsets {}..={} are no longer on the broker ({missing} records skipped; retention or a long pause)",
+                last + 1,
+                off - 1
+            );
+            tracing::error!(pipeline = %p.name, partition = part, from = last + 1, to = off - 1, missing, "records skipped: {message}");
+            metrics::counter!("finlake_records_skipped_total", "pipeline" => p.name.clone()).increment(missing as u64);
+            stats.record_error(message);
         }
         read_upto.insert(part, off);
         positions.set(part, off + 1);

@@ -203,3 +203,66 @@ pub fn rows_of(result: &BatchResult, inputs: usize) -> Result<Vec<RowRef<'_>>, S
     }
     Ok(rows)
 }
+
+/// Rows one input record may turn into in one call.
+pub const MAX_ROWS_PER_INPUT: usize = 1000;
+/// A call's row bytes may be this multiple of its input's bytes, plus [`ROW_BYTES_SLACK`].
+pub const ROW_BYTES_FACTOR: usize = 64;
+pub const ROW_BYTES_SLACK: usize = 16 << 20;
+/// Longest output name and rejection reason, in bytes.
+pub const MAX_OUTPUT_NAME: usize = 128;
+pub const MAX_REASON: usize = 8 << 10;
+
+/// Bounds what a batch result may cost the host, before the host copies anything out of it:
+/// every output a row is addressed to must be `declared` (when the stage declares outputs),
+/// rows and row bytes are capped relative to the input, and there is at most one rejection per
+/// input, each with a reason of bounded length. A result over a bound is refused like a trap.
+pub fn check_cost(result: &BatchResult, input: &Batch, declared: Option<&dyn Fn(&str) -> bool>) -> Result<(), String> {
+    let inputs = input.len().max(1);
+    let rows = result.rows.len() / ROW_ENTRY;
+    if rows > inputs * MAX_ROWS_PER_INPUT {
+        return Err(format!(
+            "{rows} rows from {} input records: over the limit of {MAX_ROWS_PER_INPUT} rows per record",
+            input.len()
+        ));
+    }
+    let budget = (input.data.len() + input.records.len()).saturating_mul(ROW_BYTES_FACTOR) + ROW_BYTES_SLACK;
+    if result.data.len() > budget {
+        return Err(format!(
+            "{} bytes of rows from {} bytes of input: over the limit of {budget} bytes",
+            result.data.len(),
+            input.data.len()
+        ));
+    }
+    let mut used = vec![false; result.outputs.len()];
+    for e in result.rows.chunks_exact(ROW_ENTRY) {
+        if let Some(u) = used.get_mut(u16::from_le_bytes([e[8], e[9]]) as usize) {
+            *u = true;
+        }
+    }
+    for (name, _) in result.outputs.iter().zip(&used).filter(|(_, u)| **u) {
+        if name.len() > MAX_OUTPUT_NAME {
+            return Err(format!("an output name is {} bytes long (limit {MAX_OUTPUT_NAME})", name.len()));
+        }
+        if let Some(declared) = declared
+            && !declared(name)
+        {
+            return Err(format!("rows addressed to output {name:?}, which the stage's outputs do not map"));
+        }
+    }
+    if result.rejections.len() > input.len() {
+        return Err(format!("{} rejections for {} input records", result.rejections.len(), input.len()));
+    }
+    let mut rejected = vec![false; input.len()];
+    for r in &result.rejections {
+        match rejected.get_mut(r.input as usize) {
+            Some(seen) if *seen => return Err(format!("input {} is rejected twice", r.input)),
+            Some(seen) => *seen = true,
+            None => return Err(format!("a rejection claims input {} of a batch of {}", r.input, input.len())),
+        }
+        if r.reason.len() > MAX_REASON {
+            return Err(format!("a rejection reason is {} bytes long (limit {MAX_REASON})", r.reason.len()));
+        }
+    }
+    Ok(())
+}

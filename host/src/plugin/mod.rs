@@ -11,7 +11,7 @@ mod cache;
 mod instance;
 mod runtime;
 
-pub use batch::{BatchBuilder, BatchExt, RowRef, rows_of};
+pub use batch::{BatchBuilder, BatchExt, RowRef, check_cost, rows_of};
 /// Read access to records inside a batch.
 pub mod batch_view {
     pub use super::batch::select;

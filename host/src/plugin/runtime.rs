@@ -50,6 +50,7 @@ pub struct Inspection {
 pub struct LoadedPlugin {
     pub(super) pre: PluginPre<StoreState>,
     pub(super) engine: Engine,
+    component: wasmtime::component::Component,
     pub name: String,
     pub version: String,
     pub sha256: String,
@@ -114,7 +115,20 @@ impl PluginRuntime {
                 e.to_string()
             },
         })?;
-        self.load_bytes(&bytes, &path.display().to_string(), expected_name)
+        let loaded = self.load_bytes(&bytes, &path.display().to_string(), expected_name)?;
+        self.persist(&loaded);
+        Ok(loaded)
+    }
+
+    /// Keeps the compiled artefact of an accepted plugin for the next load (a failure to
+    /// write only costs a compile later).
+    pub fn persist(&self, loaded: &LoadedPlugin) {
+        if loaded.cache_hit {
+            return;
+        }
+        if let Err(e) = self.cache.store(&loaded.component, &loaded.sha256) {
+            tracing::warn!(plugin = %loaded.name, error = %e, "compiled artefact not cached");
+        }
     }
 
     /// Compiles `bytes` (cached) and describes the component: its imports and exports, and
@@ -149,6 +163,7 @@ impl PluginRuntime {
         let mut loaded = LoadedPlugin {
             pre,
             engine: self.engine.clone(),
+            component,
             name: String::new(),
             version: String::new(),
             sha256,

@@ -6,6 +6,7 @@
 //! every query has a deadline, so a bad request gets an error instead of a hang.
 
 pub mod format;
+pub mod limits;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,17 +17,31 @@ use chrono::{DateTime, Utc};
 use deltalake::DeltaTable;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::record_batch::RecordBatch;
-use deltalake::datafusion::common::TableReference;
+use deltalake::datafusion::common::{DataFusionError, TableReference};
 use deltalake::datafusion::execution::context::SQLOptions;
 use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::lake::{self, CatalogEntry};
 
+fn session_config() -> SessionConfig {
+    SessionConfig::new().set_bool("datafusion.execution.parquet.schema_force_view_types", false)
+}
+
 /// A DataFusion session configured the way FinLake reads Delta tables (plain Utf8 strings, so
-/// results convert to Delta and JSON without view types).
+/// results convert to Delta and JSON without view types), with the allocating functions
+/// bounded ([`limits`]).
 pub fn session() -> SessionContext {
-    let config = SessionConfig::new().set_bool("datafusion.execution.parquet.schema_force_view_types", false);
-    SessionContext::new_with_config(config)
+    let ctx = SessionContext::new_with_config(session_config());
+    limits::bound_functions(&ctx);
+    ctx
+}
+
+/// [`session`] with a memory pool of `bytes` and no spilling.
+pub fn limited_session(bytes: usize) -> Result<SessionContext, QueryError> {
+    let runtime = limits::runtime(bytes).map_err(|e| QueryError::Lake(e.to_string()))?;
+    let ctx = SessionContext::new_with_config_rt(session_config(), runtime);
+    limits::bound_functions(&ctx);
+    Ok(ctx)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +52,14 @@ pub enum QueryError {
     Invalid(String),
     #[error("query did not finish within {0} s; narrow it (WHERE, LIMIT) or raise the timeout")]
     Timeout(u64),
+    /// The query needs more memory than one query may use (HTTP 400: narrow it).
+    #[error(
+        "the query needs more memory than a query may use ({limit_mb} MiB): {message}; narrow it (WHERE, fewer groups, LIMIT)"
+    )]
+    TooBig { limit_mb: u64, message: String },
+    /// Too many queries are running (HTTP 503: try again).
+    #[error("{0} queries are already running; try again in a moment")]
+    Busy(usize),
     /// The lake could not be read (HTTP 500).
     #[error("{0}")]
     Lake(String),
@@ -52,11 +75,20 @@ pub struct QueryOptions {
     pub limit: usize,
     pub offset: usize,
     pub timeout: Duration,
+    /// The query's memory pool, in MiB.
+    pub memory_mb: u64,
 }
 
 impl Default for QueryOptions {
     fn default() -> Self {
-        QueryOptions { version: None, as_of: None, limit: 1000, offset: 0, timeout: Duration::from_secs(60) }
+        QueryOptions {
+            version: None,
+            as_of: None,
+            limit: 1000,
+            offset: 0,
+            timeout: Duration::from_secs(60),
+            memory_mb: 512,
+        }
     }
 }
 
@@ -157,7 +189,7 @@ pub async fn run(
         (_, Some(t)) => At::Time(t),
         _ => At::Latest,
     };
-    let ctx = session();
+    let ctx = limited_session((options.memory_mb as usize) << 20)?;
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
     let statement = state.sql_to_statement(sql, &dialect).map_err(|e| QueryError::Invalid(e.to_string()))?;
@@ -182,13 +214,22 @@ pub async fn run(
     }
 
     let only_queries = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+    let invalid = |e: DataFusionError| match e.find_root() {
+        // A bounded function's refusal says what it would have built.
+        DataFusionError::ResourcesExhausted(message) if message.contains(limits::WOULD_BUILD) => {
+            QueryError::Invalid(message.clone())
+        }
+        DataFusionError::ResourcesExhausted(message) => {
+            QueryError::TooBig { limit_mb: options.memory_mb, message: message.clone() }
+        }
+        _ => QueryError::Invalid(e.to_string()),
+    };
     let work = async {
-        let frame = ctx.sql_with_options(sql, only_queries).await.map_err(|e| QueryError::Invalid(e.to_string()))?;
+        let frame = ctx.sql_with_options(sql, only_queries).await.map_err(invalid)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         // One row more than asked for tells whether there is another page.
-        let frame =
-            frame.limit(options.offset, Some(options.limit + 1)).map_err(|e| QueryError::Invalid(e.to_string()))?;
-        let batches = frame.collect().await.map_err(|e| QueryError::Invalid(e.to_string()))?;
+        let frame = frame.limit(options.offset, Some(options.limit + 1)).map_err(invalid)?;
+        let batches = frame.collect().await.map_err(invalid)?;
         Ok::<_, QueryError>((schema, batches))
     };
     let (schema, mut batches) = tokio::time::timeout(options.timeout, work)

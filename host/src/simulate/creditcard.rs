@@ -37,6 +37,9 @@ pub fn write_sample(out: &mut impl Write, rows: usize, seed: u64) -> std::io::Re
 }
 
 /// One row of the file as a record: (seconds since the first row, key, JSON value).
+/// The largest `Time` accepted: about 317 years of seconds, far beyond any real capture.
+pub const MAX_TIME_S: f64 = 1e10;
+
 #[derive(Debug)]
 pub struct CsvRow {
     pub time: f64,
@@ -86,9 +89,19 @@ fn parse_row(line: &str, line_no: usize) -> Result<CsvRow, String> {
         return Err(format!("line {line_no}: {} fields, expected 31 (Time, V1..V28, Amount, Class)", fields.len()));
     }
     let num = |i: usize, name: &str| -> Result<f64, String> {
-        fields[i].parse::<f64>().map_err(|_| format!("line {line_no}: {name} {:?} is not a number", fields[i]))
+        // `inf`, `NaN` and `1e400` parse as floats but are not numbers a record can carry.
+        fields[i]
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| format!("line {line_no}: {name} {:?} is not a finite number", fields[i]))
     };
     let time = num(0, "Time")?;
+    if !(0.0..=MAX_TIME_S).contains(&time) {
+        return Err(format!(
+            "line {line_no}: Time {time} must be seconds from the first row, between 0 and {MAX_TIME_S}"
+        ));
+    }
     let v: Vec<f64> = (1..=28).map(|i| num(i, &format!("V{i}"))).collect::<Result<_, _>>()?;
     let amount = num(29, "Amount")?;
     let class = match fields[30] {

@@ -157,7 +157,21 @@ impl RowBuffer {
             cells.push(Cell::Str(at.topic.to_string()));
             cells.push(Cell::I32(at.partition));
             cells.push(Cell::I64(at.offset));
-            cells.push(if at.timestamp_ms >= 0 { Cell::I64(at.timestamp_ms * 1000) } else { Cell::Null });
+            cells.push(ms_to_us(at.timestamp_ms).map_or(Cell::Null, Cell::I64));
+        }
+        for &(index, skew_us) in &self.schema.future_limits {
+            if let Some(Cell::I64(us)) = cells.get(index) {
+                let now = chrono::Utc::now().timestamp_micros();
+                if *us > now.saturating_add(skew_us) {
+                    let column = &self.schema.columns[index].name;
+                    return Err(format!(
+                        "column {column:?}: event time {} is {} ahead of the clock, more than the gold future_skew ({}) allows; it would move the watermark past every later row. Fix the producer's clock, then replay",
+                        render_us(*us),
+                        render_span(us.saturating_sub(now)),
+                        render_span(skew_us)
+                    ));
+                }
+            }
         }
         if let Some((index, seen)) = unique {
             let key = match &cells[index] {
@@ -212,8 +226,9 @@ impl CellValue {
     pub fn i64(v: i64) -> Self {
         CellValue(Cell::I64(v))
     }
+    /// Milliseconds since the epoch; unknown (negative) or out of range becomes null.
     pub fn ts_ms(v: i64) -> Self {
-        CellValue(Cell::I64(v * 1000))
+        CellValue(ms_to_us(v).map_or(Cell::Null, Cell::I64))
     }
     pub fn bytes(v: Option<Vec<u8>>) -> Self {
         CellValue(v.map_or(Cell::Null, Cell::Bytes))
@@ -224,6 +239,27 @@ impl CellValue {
             Cell::Bytes(b) => b.len(),
             _ => 8,
         }
+    }
+}
+
+/// A record's millisecond time as microseconds: `None` when unknown (negative, as Kafka says
+/// -1) or too large to convert (a hostile timestamp near `i64::MAX`).
+pub fn ms_to_us(ms: i64) -> Option<i64> {
+    if ms < 0 { None } else { ms.checked_mul(1000) }
+}
+
+fn render_us(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us).map(|t| t.to_rfc3339()).unwrap_or_else(|| format!("{us} µs"))
+}
+
+fn render_span(us: i64) -> String {
+    let s = us / 1_000_000;
+    match s {
+        s if s >= 86_400 * 365 => format!("{} years", s / (86_400 * 365)),
+        s if s >= 86_400 => format!("{} days", s / 86_400),
+        s if s >= 3600 => format!("{} h", s / 3600),
+        s if s >= 60 => format!("{} min", s / 60),
+        s => format!("{s} s"),
     }
 }
 

@@ -15,6 +15,9 @@ pub struct TableSchema {
     /// Number of leading columns filled from the plugin's JSON row; the rest are Kafka columns.
     pub user_columns: usize,
     pub arrow: SchemaRef,
+    /// Timestamp columns whose values may be at most this far (µs) ahead of the clock (the
+    /// event times of gold jobs: see `[[gold]] future_skew`); rows further ahead are refused.
+    pub future_limits: Vec<(usize, i64)>,
 }
 
 impl TableSchema {
@@ -31,7 +34,17 @@ impl TableSchema {
         let arrow = Arc::new(Schema::new(
             columns.iter().map(|c| Field::new(&c.name, arrow_type(c.kind), c.nullable)).collect::<Vec<_>>(),
         ));
-        TableSchema { columns, partition_by, user_columns, arrow }
+        TableSchema { columns, partition_by, user_columns, arrow, future_limits: Vec::new() }
+    }
+
+    /// This schema refusing rows whose `column` is more than `skew_us` ahead of the clock.
+    pub fn with_future_limits(mut self, limits: &[(String, i64)]) -> Self {
+        for (column, skew) in limits {
+            if let Some(i) = self.columns.iter().position(|c| &c.name == column && c.kind == ColumnType::Timestamp) {
+                self.future_limits.push((i, *skew));
+            }
+        }
+        self
     }
 
     pub fn delta_fields(&self) -> Vec<StructField> {

@@ -161,6 +161,18 @@ impl TableSink {
         self.committed.get(&partition).copied()
     }
 
+    /// Whether the table holds this pipeline's offsets for any partition of its source.
+    pub fn has_offsets(&self) -> bool {
+        !self.committed.is_empty()
+    }
+
+    /// Treats records up to `offset` of `partition` as handled for this table: a table added to
+    /// a running pipeline starts where the pipeline is, not at the start of the topic. Its
+    /// first commit records the window's offsets like every other table's.
+    pub fn start_at(&mut self, partition: i32, offset: i64) {
+        self.committed.entry(partition).or_insert(offset);
+    }
+
     /// Whether a row from this record still has to be written (it is not already committed).
     pub fn wants(&self, partition: i32, offset: i64) -> bool {
         self.committed(partition).is_none_or(|c| offset > c)

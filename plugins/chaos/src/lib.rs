@@ -5,6 +5,8 @@
 //! `REJECT` is rejected. Config `{"fail_init": true}` makes `init` fail; `{"mode": "noop"}`
 //! makes it emit nothing; `{"with_version": true}` adds the plugin's version to every row;
 //! `{"trap_on": "WORD"}` traps on WORD instead of `TRAP` (a config fix for a poison record).
+//! Hostile results: `FLOOD` emits 5000 rows for the one record, `BIGNAME` emits rows to an
+//! output whose name is a megabyte long.
 //!
 //! Built more than once by `xtask/build-plugins.sh` to get distinct versions for hot-swap tests:
 //! `CHAOS_VERSION` overrides the version, and `CHAOS_BROKEN=1` builds one that traps on every
@@ -62,6 +64,19 @@ impl Plugin for Chaos {
         }
         if value.contains(self.trap_on.as_str()) || BROKEN {
             panic!("asked to trap");
+        }
+        if value.contains("FLOOD") {
+            for i in 0..5000 {
+                out.emit("out", &serde_json::json!({ "value": format!("{value}-{i}"), "tag": self.tag }));
+            }
+            return Ok(());
+        }
+        if value.contains("BIGNAME") {
+            let name = "o".repeat(1 << 20);
+            for _ in 0..10 {
+                out.emit(&name, &serde_json::json!({ "value": value }));
+            }
+            return Ok(());
         }
         if value.contains("REJECT") {
             return Err("asked to reject".into());
