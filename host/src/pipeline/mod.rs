@@ -5,6 +5,7 @@ pub mod graph;
 mod output;
 pub mod replay;
 pub mod runner;
+mod sinks;
 pub mod stats;
 
 pub use control::{Command, Commands, Swapped};

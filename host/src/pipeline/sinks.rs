@@ -1,0 +1,165 @@
+//! The tables of one pipeline run: opening them (with the offsets each holds), starting tables
+//! added to a running pipeline at its positions, restoring stateful plugins from the state
+//! table, and committing a window to every table (then, informationally, to Kafka).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use super::graph::Graph;
+use super::runner::{PipelineContext, PipelineError};
+use crate::kafka::PipelineConsumer;
+use crate::sink::{TableSchema, TableSink, dead_letter_schema};
+
+pub(super) struct Sinks {
+    pub(super) tables: BTreeMap<String, TableSink>,
+    pub(super) dead: TableSink,
+    /// Snapshots of stateful plugins (I12): commits less often than the others, with the
+    /// offsets its snapshots reflect; it is not part of [`Sinks::all_mut`].
+    pub(super) state: Option<TableSink>,
+    /// Tables declared `from = "earliest"`: filled from the start of the topic when new.
+    earliest: Vec<String>,
+}
+
+impl Sinks {
+    /// Every table whose offsets bound where consumption resumes (the state table included).
+    pub(super) fn all(&self) -> impl Iterator<Item = &TableSink> {
+        self.tables.values().chain(std::iter::once(&self.dead)).chain(self.state.as_ref())
+    }
+    pub(super) fn all_mut(&mut self) -> impl Iterator<Item = &mut TableSink> {
+        self.tables.values_mut().chain(std::iter::once(&mut self.dead))
+    }
+    pub(super) fn buffered(&self) -> (usize, usize) {
+        self.all().fold((0, 0), |(r, b), s| (r + s.buffered_rows(), b + s.buffered_bytes()))
+    }
+
+    /// Tables that hold no offsets while others of the pipeline do were added to a running
+    /// pipeline (a new output, a renamed dead-letter table): they start at the pipeline's
+    /// positions, unless declared `from = "earliest"`. Otherwise they would count as "from the
+    /// start" and drag the whole topic through the plugins again.
+    pub(super) fn start_new_tables(&mut self, pipeline: &str, partitions: &[i32]) {
+        let positions: BTreeMap<i32, i64> = partitions
+            .iter()
+            .filter_map(|&p| {
+                let known: Vec<i64> = self.all().filter(|s| s.has_offsets()).filter_map(|s| s.committed(p)).collect();
+                known.iter().min().map(|o| (p, *o))
+            })
+            .collect();
+        if positions.is_empty() {
+            return;
+        }
+        let earliest = &self.earliest;
+        let fresh = self
+            .tables
+            .values_mut()
+            .chain(std::iter::once(&mut self.dead))
+            .chain(self.state.as_mut())
+            .filter(|s| !s.has_offsets() && !earliest.contains(&s.name));
+        for sink in fresh {
+            tracing::info!(pipeline, table = %sink.name, ?positions, "new table starts at the pipeline's positions (from = \"current\")");
+            for (&p, &o) in &positions {
+                sink.start_at(p, o);
+            }
+        }
+    }
+}
+
+/// Restores each stateful stage from its latest snapshot (I12).
+pub(super) fn restore_state(ctx: &PipelineContext, sinks: &mut Sinks, graph: &mut Graph) -> Result<(), PipelineError> {
+    let Some(state) = &sinks.state else { return Ok(()) };
+    let snapshots = crate::sink::state::latest_snapshots(state.delta_table(), &state.name)?;
+    for stage in &mut graph.stages {
+        if let Some(s) = snapshots.get(&stage.id) {
+            tracing::info!(pipeline = %ctx.pipeline.name, stage = %stage.id, from_version = %s.plugin_version, bytes = s.bytes.len(), "restoring plugin state");
+            stage.instance.restore(&s.bytes)?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn open_sinks(
+    ctx: &PipelineContext,
+    source: &str,
+    partitions: &[i32],
+    stateful: bool,
+) -> Result<Sinks, PipelineError> {
+    let p = &ctx.pipeline;
+    let root: PathBuf = ctx.config.lake.root.clone();
+    let mut tables = BTreeMap::new();
+    let mut names: Vec<&str> = p.stages.iter().flat_map(|s| s.outputs.values()).map(String::as_str).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let Some(t) = ctx.config.table(name) else { continue };
+        let schema = TableSchema::from_config(t).with_future_limits(&ctx.config.future_limits(&t.name));
+        let mut sink = TableSink::open(&root, &t.name, &t.relative_path(), schema, &p.name, source, partitions).await?;
+        if let Some(key) = &t.unique_key {
+            sink = sink.with_unique_key(key)?;
+        }
+        ctx.stats.table_opened(&t.name, sink.version());
+        tables.insert(t.name.clone(), sink);
+    }
+    let dead = TableSink::open(
+        &root,
+        &p.dead_letter_table,
+        &p.dead_letter_table,
+        dead_letter_schema(),
+        &p.name,
+        source,
+        partitions,
+    )
+    .await?;
+    ctx.stats.table_opened(&p.dead_letter_table, dead.version());
+    let state = if stateful {
+        let name = format!("{}_state", p.name);
+        let path = crate::sink::state::state_path(&p.name);
+        let schema = crate::sink::state::state_schema();
+        Some(TableSink::open(&root, &name, &path, schema, &p.name, source, partitions).await?)
+    } else {
+        None
+    };
+    let earliest = ctx
+        .config
+        .tables
+        .iter()
+        .filter(|t| t.from == crate::config::StartFrom::Earliest)
+        .map(|t| t.name.clone())
+        .collect();
+    Ok(Sinks { tables, dead, state, earliest })
+}
+
+pub(super) async fn commit_all(
+    ctx: &PipelineContext,
+    sinks: &mut Sinks,
+    processed: &BTreeMap<i32, i64>,
+    metadata: &HashMap<String, serde_json::Value>,
+) -> Result<(), PipelineError> {
+    let started = Instant::now();
+    for sink in sinks.all_mut() {
+        let rows = sink.buffered_rows() as u64;
+        if let Some(version) = sink.commit(processed, metadata).await? {
+            ctx.stats.table_committed(&sink.name, rows, version);
+            ctx.stats.add(&ctx.stats.commits, 1, "finlake_commits_total");
+        }
+    }
+    metrics::histogram!("finlake_commit_seconds", "pipeline" => ctx.pipeline.name.clone())
+        .record(started.elapsed().as_secs_f64());
+    tracing::info!(pipeline = %ctx.pipeline.name, ?processed, ms = started.elapsed().as_millis() as u64, "window committed");
+    Ok(())
+}
+
+/// Informational only (lag dashboards): Delta is the source of truth for positions.
+pub(super) fn commit_kafka_offsets(consumer: &PipelineConsumer, topic: &str, processed: &BTreeMap<i32, i64>) {
+    let mut tpl = TopicPartitionList::new();
+    for (part, off) in processed {
+        if tpl.add_partition_offset(topic, *part, Offset::Offset(off + 1)).is_err() {
+            return;
+        }
+    }
+    if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+        tracing::debug!(topic, error = %e, "informational offset commit not sent");
+    }
+}
