@@ -3,7 +3,8 @@
 //! See `docs/ARCHITECTURE.md` for the invariants the modules keep.
 
 pub mod api;
-pub mod config;
+/// `pipelines.toml` (the `finlake-config` crate).
+pub use finlake_config as config;
 pub mod control;
 pub mod dlq;
 pub mod events;

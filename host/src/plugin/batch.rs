@@ -2,10 +2,8 @@
 
 use super::{Batch, BatchResult};
 
-/// Size of one record entry in `Batch::records`.
-pub const RECORD_ENTRY: usize = 40;
-/// Size of one row entry in `BatchResult::rows`.
-pub const ROW_ENTRY: usize = 12;
+use finlake_records::layout::{self, ResultParts};
+pub use finlake_records::layout::{RECORD_ENTRY, RowRef};
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
@@ -165,104 +163,18 @@ pub fn select(batch: &Batch, indices: &[usize]) -> Batch {
     out.finish()
 }
 
-/// One output row of a [`BatchResult`].
-#[derive(Debug, Clone, Copy)]
-pub struct RowRef<'a> {
-    pub output: &'a str,
-    pub input: usize,
-    pub json: &'a [u8],
+fn parts(result: &BatchResult) -> ResultParts<'_> {
+    ResultParts { outputs: &result.outputs, rows: &result.rows, data: &result.data }
 }
 
 /// Checks a result's layout against its input batch and returns its rows in order.
 pub fn rows_of(result: &BatchResult, inputs: usize) -> Result<Vec<RowRef<'_>>, String> {
-    if !result.rows.len().is_multiple_of(ROW_ENTRY) {
-        return Err(format!("rows is {} bytes, not a multiple of {ROW_ENTRY}", result.rows.len()));
-    }
-    let mut rows = Vec::with_capacity(result.rows.len() / ROW_ENTRY);
-    let mut start = 0usize;
-    for (j, e) in result.rows.chunks_exact(ROW_ENTRY).enumerate() {
-        let end = u32_at(e, 0) as usize;
-        let input = u32_at(e, 4) as usize;
-        let output = u16::from_le_bytes([e[8], e[9]]);
-        let json =
-            result.data.get(start..end).ok_or_else(|| format!("row {j} spans {start}..{end}, outside the data"))?;
-        let output = result
-            .outputs
-            .get(output as usize)
-            .ok_or_else(|| format!("row {j} names output #{output}, which is not listed"))?;
-        if input >= inputs {
-            return Err(format!("row {j} claims input {input} of a batch of {inputs}"));
-        }
-        rows.push(RowRef { output, input, json });
-        start = end;
-    }
-    for r in &result.rejections {
-        if r.input as usize >= inputs {
-            return Err(format!("a rejection claims input {} of a batch of {inputs}", r.input));
-        }
-    }
-    Ok(rows)
+    layout::rows(parts(result), result.rejections.iter().map(|r| r.input), inputs)
 }
 
-/// Rows one input record may turn into in one call.
-pub const MAX_ROWS_PER_INPUT: usize = 1000;
-/// A call's row bytes may be this multiple of its input's bytes, plus [`ROW_BYTES_SLACK`].
-pub const ROW_BYTES_FACTOR: usize = 64;
-pub const ROW_BYTES_SLACK: usize = 16 << 20;
-/// Longest output name and rejection reason, in bytes.
-pub const MAX_OUTPUT_NAME: usize = 128;
-pub const MAX_REASON: usize = 8 << 10;
-
-/// Bounds what a batch result may cost the host, before the host copies anything out of it:
-/// every output a row is addressed to must be `declared` (when the stage declares outputs),
-/// rows and row bytes are capped relative to the input, and there is at most one rejection per
-/// input, each with a reason of bounded length. A result over a bound is refused like a trap.
+/// Bounds what a batch result may cost the host, before anything is copied out of it (see
+/// [`finlake_records::layout::check_cost`]): refused like a trap when over.
 pub fn check_cost(result: &BatchResult, input: &Batch, declared: Option<&dyn Fn(&str) -> bool>) -> Result<(), String> {
-    let inputs = input.len().max(1);
-    let rows = result.rows.len() / ROW_ENTRY;
-    if rows > inputs * MAX_ROWS_PER_INPUT {
-        return Err(format!(
-            "{rows} rows from {} input records: over the limit of {MAX_ROWS_PER_INPUT} rows per record",
-            input.len()
-        ));
-    }
-    let budget = (input.data.len() + input.records.len()).saturating_mul(ROW_BYTES_FACTOR) + ROW_BYTES_SLACK;
-    if result.data.len() > budget {
-        return Err(format!(
-            "{} bytes of rows from {} bytes of input: over the limit of {budget} bytes",
-            result.data.len(),
-            input.data.len()
-        ));
-    }
-    let mut used = vec![false; result.outputs.len()];
-    for e in result.rows.chunks_exact(ROW_ENTRY) {
-        if let Some(u) = used.get_mut(u16::from_le_bytes([e[8], e[9]]) as usize) {
-            *u = true;
-        }
-    }
-    for (name, _) in result.outputs.iter().zip(&used).filter(|(_, u)| **u) {
-        if name.len() > MAX_OUTPUT_NAME {
-            return Err(format!("an output name is {} bytes long (limit {MAX_OUTPUT_NAME})", name.len()));
-        }
-        if let Some(declared) = declared
-            && !declared(name)
-        {
-            return Err(format!("rows addressed to output {name:?}, which the stage's outputs do not map"));
-        }
-    }
-    if result.rejections.len() > input.len() {
-        return Err(format!("{} rejections for {} input records", result.rejections.len(), input.len()));
-    }
-    let mut rejected = vec![false; input.len()];
-    for r in &result.rejections {
-        match rejected.get_mut(r.input as usize) {
-            Some(seen) if *seen => return Err(format!("input {} is rejected twice", r.input)),
-            Some(seen) => *seen = true,
-            None => return Err(format!("a rejection claims input {} of a batch of {}", r.input, input.len())),
-        }
-        if r.reason.len() > MAX_REASON {
-            return Err(format!("a rejection reason is {} bytes long (limit {MAX_REASON})", r.reason.len()));
-        }
-    }
-    Ok(())
+    let rejections = result.rejections.iter().map(|r| (r.input, r.reason.len()));
+    layout::check_cost(parts(result), rejections, input.len(), input.data.len() + input.records.len(), declared)
 }

@@ -16,17 +16,8 @@ pub trait Generator: Send {
     fn next_record(&mut self, now_ms: i64) -> (String, String);
 }
 
-/// Which stream to simulate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    /// Stock trades for AAPL TSLA GOOGL MSFT AMZN.
-    Trades,
-    /// Crypto prices for BTC ETH BNB ADA SOL.
-    Crypto,
-    /// Bank/card transactions of 1000 accounts, with labelled fraud patterns.
-    Bank,
-}
+/// Which stream to simulate (declared with the config, which names it).
+pub use crate::config::Kind;
 
 /// One standard normal draw (sum of 12 uniforms; plenty for a simulator).
 pub(crate) fn normal(rng: &mut impl rand::Rng) -> f64 {

@@ -1,7 +1,8 @@
 //! Delta Lake sinks: table schemas, row buffering, exactly-once commits, dead letters.
 
 pub mod dead_letter;
-pub mod rows;
+/// JSON rows → Arrow columns (the `finlake-records` crate).
+pub use finlake_records::rows;
 pub mod schema;
 pub mod state;
 pub mod table;

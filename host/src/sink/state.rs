@@ -27,10 +27,7 @@ pub fn state_schema() -> TableSchema {
     TableSchema::new(columns, n, vec![])
 }
 
-/// Where a pipeline's state table lives under the lake root.
-pub fn state_path(pipeline: &str) -> String {
-    format!("state/{pipeline}")
-}
+pub use crate::config::state_path;
 
 pub(crate) fn append_snapshot(buffer: &mut RowBuffer, stage: &str, plugin: &str, version: &str, snapshot: Vec<u8>) {
     buffer.push_cells(vec![

@@ -78,7 +78,7 @@ impl TableSink {
             table = table
                 .create()
                 .with_table_name(name)
-                .with_columns(schema.delta_fields())
+                .with_columns(super::schema::delta_fields(&schema))
                 .with_partition_columns(schema.partition_by.clone())
                 .with_comment(format!("written by FinLake pipeline {pipeline}"))
                 .await
@@ -300,8 +300,10 @@ fn check_schema(name: &str, table: &DeltaTable, expected: &TableSchema) -> Resul
     let Ok(state) = table.snapshot() else { return Ok(()) };
     let actual: Vec<(String, String)> =
         state.schema().fields().map(|f| (f.name().to_string(), format!("{:?}", f.data_type()))).collect();
-    let wanted: Vec<(String, String)> =
-        expected.delta_fields().iter().map(|f| (f.name().to_string(), format!("{:?}", f.data_type()))).collect();
+    let wanted: Vec<(String, String)> = super::schema::delta_fields(expected)
+        .iter()
+        .map(|f| (f.name().to_string(), format!("{:?}", f.data_type())))
+        .collect();
     if actual != wanted {
         return Err(SinkError::SchemaChanged {
             table: name.to_string(),

@@ -1,5 +1,8 @@
 //! `pipelines.toml`: typed, documented configuration, parsed strictly and validated separately.
 //!
+//! A crate of its own (plain data, serde and TOML: no Kafka, Wasm or Delta), so the parser and
+//! validator can be fuzzed without building the host.
+//!
 //! Parsing (`Config::parse`) rejects syntax errors, unknown keys and wrong types, each with its
 //! `file:line:col`. `Config::validate` then checks the meaning (references, names, limits) and
 //! reports *every* problem at once, each located in the file.
@@ -14,8 +17,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-
-use crate::simulate::Kind;
 
 pub use gold::{GoldConfig, parse_duration_us};
 pub use locate::{Located, Step};
@@ -195,6 +196,18 @@ impl Default for SimulatorConfig {
             }],
         }
     }
+}
+
+/// Which stream to simulate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Stock trades for AAPL TSLA GOOGL MSFT AMZN.
+    Trades,
+    /// Crypto prices for BTC ETH BNB ADA SOL.
+    Crypto,
+    /// Bank/card transactions of 1000 accounts, with labelled fraud patterns.
+    Bank,
 }
 
 /// One simulated stream.
@@ -527,6 +540,11 @@ impl Config {
     pub fn plugin_path(&self, plugin: &str) -> PathBuf {
         self.plugins.dir.join(format!("{plugin}.wasm"))
     }
+}
+
+/// Where a pipeline's state table lives under the lake root.
+pub fn state_path(pipeline: &str) -> String {
+    format!("state/{pipeline}")
 }
 
 #[cfg(test)]

@@ -170,7 +170,7 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
         }
         if is_name(&p.name) {
             let at = [Key("pipelines"), Index(i), Key("name")];
-            let state = crate::sink::state::state_path(&p.name);
+            let state = super::state_path(&p.name);
             paths.claim(&mut r, &state, format!("the state table of pipeline {:?}", p.name), &at);
         }
     }

@@ -3,15 +3,15 @@
 
 use std::sync::Arc;
 
-use deltalake::arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+use arrow_array::builder::{
+    BinaryBuilder, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
-use deltalake::arrow::record_batch::RecordBatch;
+use arrow_array::{ArrayRef, RecordBatch};
 use serde_json::Value;
 
-use super::schema::TableSchema;
-use crate::config::ColumnType;
+use crate::schema::TableSchema;
+use finlake_config::ColumnType;
 
 /// Where a row came from in Kafka.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,7 +193,7 @@ impl RowBuffer {
     }
 
     /// Appends an already-typed row (used for dead letters, whose schema is fixed).
-    pub(crate) fn push_cells(&mut self, cells: Vec<CellValue>) {
+    pub fn push_cells(&mut self, cells: Vec<CellValue>) {
         for (builder, cell) in self.builders.iter_mut().zip(cells) {
             self.bytes += cell.size();
             builder.append(cell.0);
@@ -202,7 +202,7 @@ impl RowBuffer {
     }
 
     /// Takes the buffered rows as one record batch, leaving the buffer empty.
-    pub fn take_batch(&mut self) -> Result<RecordBatch, deltalake::arrow::error::ArrowError> {
+    pub fn take_batch(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
         let columns: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
         self.rows = 0;
         self.bytes = 0;
@@ -211,7 +211,7 @@ impl RowBuffer {
 }
 
 /// A typed value for [`RowBuffer::push_cells`].
-pub(crate) struct CellValue(Cell);
+pub struct CellValue(Cell);
 
 impl CellValue {
     pub fn str(s: impl Into<String>) -> Self {
@@ -339,7 +339,7 @@ fn short(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ColumnConfig;
+    use finlake_config::ColumnConfig;
 
     fn buffer() -> RowBuffer {
         let cols = vec![
@@ -348,7 +348,7 @@ mod tests {
             ColumnConfig { name: "t".into(), kind: ColumnType::Timestamp, nullable: true },
         ];
         let mut all = cols.clone();
-        all.extend(super::super::schema::kafka_columns());
+        all.extend(crate::schema::kafka_columns());
         RowBuffer::new(TableSchema::new(all, cols.len(), vec![]))
     }
 
