@@ -13,21 +13,26 @@ cargo fmt --all -- --check
 (cd plugins && cargo fmt --all -- --check)
 
 step "cargo clippy -D warnings"
-cargo clippy --profile "$FINLAKE_PROFILE" -p finlake -p finlake-api --all-targets -- -D warnings
+cargo clippy --profile "$FINLAKE_PROFILE" -p finlake -p finlake-api -p finlake-config -p finlake-records --all-targets -- -D warnings
+(cd host/fuzz && cargo fmt -- --check)
 cargo clippy --profile "$FINLAKE_PROFILE" -p finlake-web --target wasm32-unknown-unknown -- -D warnings
 (cd plugins && CARGO_TARGET_DIR="$FINLAKE_PLUGINS_TARGET" cargo clippy --release --target wasm32-wasip2 --quiet -- -D warnings)
 
 step "tests (unit + integration)"
 # The fraud features/model crate is plain Rust shared with a Wasm plugin: its tests run natively.
 (cd plugins && CARGO_TARGET_DIR="$FINLAKE_PLUGINS_TARGET" cargo test --release --quiet -p fraud-model)
-# The API types and the dashboard's logic (formatting, chart scaling, candles) run natively.
-cargo test --profile "$FINLAKE_PROFILE" -p finlake-api -p finlake-web
+# The API types, the config crate, the batch layout and row decoding, and the dashboard's logic
+# (formatting, chart scaling, candles) run natively.
+cargo test --profile "$FINLAKE_PROFILE" -p finlake-api -p finlake-web -p finlake-config -p finlake-records
 cargo test --profile "$FINLAKE_PROFILE" -p finlake -- --test-threads 2
 
 step "fraud model: evaluation on a held-out stream (numbers in README)"
 "$FINLAKE_BIN" fraud eval --model "$ROOT/models/fraud-lr.json"
 
 FINLAKE_LOG=warn "$ROOT/xtask/toolkit-check.sh"
+
+step "fuzz smoke: config, batch result, JSON rows (15 s each; xtask/fuzz.sh for longer runs)"
+"$ROOT/xtask/fuzz.sh" 15
 
 step "interop: Python deltalake reads what finlake wrote"
 "$ROOT/xtask/interop.sh"
