@@ -39,6 +39,9 @@ impl Report<'_> {
     }
 }
 
+/// What [`is_name`] accepts, for messages.
+const NAME_RULE: &str = "letters, digits, '_', '-' or '.', starting with a letter, digit or '_', without '..'";
+
 /// A name that is also a path segment: starts with a letter, digit or '_' (so never `.`,
 /// `..` or a hidden or option-like name) and holds no `..`.
 fn is_name(s: &str) -> bool {
@@ -136,7 +139,7 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
     for (i, t) in config.tables.iter().enumerate() {
         let at = |k| [Key("tables"), Index(i), Key(k)];
         if !is_name(&t.name) {
-            r.add(&at("name"), format!("table name {:?} must be non-empty letters, digits, '_', '-' or '.'", t.name));
+            r.add(&at("name"), format!("table name {:?} must be {NAME_RULE}", t.name));
         }
         if table_names.insert(&t.name, i).is_some() {
             r.add(&at("name"), format!("table {:?} is declared twice", t.name));
@@ -157,7 +160,7 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
         if !is_name(&p.name) {
             r.add(
                 &[Key("pipelines"), Index(i), Key("name")],
-                format!("pipeline name {:?} must be non-empty letters, digits, '_', '-' or '.'", p.name),
+                format!("pipeline name {:?} must be {NAME_RULE}", p.name),
             );
         }
         if !pipeline_names.insert(p.name.as_str()) {
@@ -389,7 +392,7 @@ fn validate_pipeline<'c>(
         r.add(&at("flush"), "flush.max_records, max_bytes and max_latency_ms must all be positive");
     }
     if !is_name(&p.dead_letter_table) {
-        r.add(&at("dead_letter_table"), "dead_letter_table must be a table name");
+        r.add(&at("dead_letter_table"), format!("dead_letter_table {:?} must be {NAME_RULE}", p.dead_letter_table));
     } else if tables.contains_key(p.dead_letter_table.as_str()) {
         r.add(&at("dead_letter_table"), format!("dead_letter_table {:?} is also declared in [[tables]]; dead-letter tables have a fixed schema and must not be declared", p.dead_letter_table));
     }
@@ -403,7 +406,7 @@ fn validate_pipeline<'c>(
     for (s, stage) in p.stages.iter().enumerate() {
         let sat = |k| [Key("pipelines"), Index(i), Key("stages"), Index(s), Key(k)];
         if !is_name(&stage.plugin) {
-            r.add(&sat("plugin"), format!("plugin name {:?} must be letters, digits, '_', '-' or '.'", stage.plugin));
+            r.add(&sat("plugin"), format!("plugin name {:?} must be {NAME_RULE}", stage.plugin));
         }
         if ids.insert(stage.id(), s).is_some() {
             r.add(

@@ -99,7 +99,8 @@ fn parse_row(line: &str, line_no: usize) -> Result<CsvRow, String> {
     let time = num(0, "Time")?;
     if !(0.0..=MAX_TIME_S).contains(&time) {
         return Err(format!(
-            "line {line_no}: Time {time} must be seconds from the first row, between 0 and {MAX_TIME_S}"
+            "line {line_no}: Time {:?} must be seconds from the first row, between 0 and {MAX_TIME_S}",
+            fields[0]
         ));
     }
     let v: Vec<f64> = (1..=28).map(|i| num(i, &format!("V{i}"))).collect::<Result<_, _>>()?;

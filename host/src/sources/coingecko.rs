@@ -63,7 +63,11 @@ impl Source for CoinGecko {
             }
             self.last_updated.insert(symbol, updated);
             let volume = coin.get("usd_24h_vol").and_then(|v| v.as_f64());
-            let ts = if updated > 0 { updated * 1000 } else { chrono::Utc::now().timestamp_millis() };
+            // A hostile or broken answer must not overflow into a wrapped time.
+            let ts = Some(updated)
+                .filter(|u| *u > 0)
+                .and_then(|u| u.checked_mul(1000))
+                .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
             let value = serde_json::json!({"symbol": symbol, "price": price, "volume_24h": volume, "ts": ts, "source": "coingecko"});
             records.push((symbol.to_string(), value.to_string()));
         }
