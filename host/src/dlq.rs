@@ -14,7 +14,6 @@ use std::path::Path;
 use deltalake::arrow::array::{Array, AsArray, RecordBatch};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Int32Type, Int64Type};
-use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 
 /// `error_kind` of a replay marker.
@@ -152,30 +151,13 @@ pub async fn read(root: &Path, relative: &str) -> Result<Vec<DeadLetterRow>, Dlq
     let Some(table) = crate::lake::open_dir(root, relative).await.map_err(|e| err(e.to_string()))? else {
         return Ok(vec![]);
     };
-    let uris: Vec<String> = table.get_file_uris().map_err(|e| err(e.to_string()))?.collect();
-    // Reading Parquet is blocking file I/O: off the async workers, so a large table does not
-    // stall the API and the pipelines sharing them.
-    let relative = relative.to_string();
-    tokio::task::spawn_blocking(move || {
-        let err = |message: String| DlqError::Read { table: relative.clone(), message };
-        let mut out = Vec::new();
-        for uri in uris {
-            let path =
-                url::Url::parse(&uri).ok().and_then(|u| u.to_file_path().ok()).unwrap_or_else(|| uri.clone().into());
-            let file = std::fs::File::open(&path).map_err(|e| err(format!("{}: {e}", path.display())))?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                .and_then(|b| b.build())
-                .map_err(|e| err(format!("{}: {e}", path.display())))?;
-            for batch in reader {
-                let batch = batch.map_err(|e| err(e.to_string()))?;
-                rows_of(&batch, &mut out).map_err(err)?;
-            }
-        }
-        out.sort_by_key(|r| (r.failed_at_ms, r.partition, r.offset));
-        Ok(out)
-    })
-    .await
-    .map_err(|e| DlqError::Read { table: String::new(), message: e.to_string() })?
+    let batches = crate::delta::scan(&table, &[]).await.map_err(&err)?;
+    let mut out = Vec::new();
+    for batch in &batches {
+        rows_of(batch, &mut out).map_err(&err)?;
+    }
+    out.sort_by_key(|r| (r.failed_at_ms, r.partition, r.offset));
+    Ok(out)
 }
 
 fn rows_of(batch: &RecordBatch, out: &mut Vec<DeadLetterRow>) -> Result<(), String> {

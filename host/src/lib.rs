@@ -6,6 +6,7 @@ pub mod api;
 /// `pipelines.toml` (the `finlake-config` crate).
 pub use finlake_config as config;
 pub mod control;
+pub mod delta;
 pub mod dlq;
 pub mod events;
 pub mod fraud;

@@ -143,7 +143,7 @@ pub async fn run_pipeline(
     let mut sinks = open_sinks(&ctx, &source, &partitions, stateful).await?;
     sinks.start_new_tables(&p.name, &partitions);
     let mut graph = graph;
-    restore_state(&ctx, &mut sinks, &mut graph)?;
+    restore_state(&ctx, &mut sinks, &mut graph).await?;
     // Start each partition after the last offset every table already holds.
     let mut read_upto: BTreeMap<i32, i64> = BTreeMap::new();
     for &part in &partitions {

@@ -68,9 +68,13 @@ impl Sinks {
 }
 
 /// Restores each stateful stage from its latest snapshot (I12).
-pub(super) fn restore_state(ctx: &PipelineContext, sinks: &mut Sinks, graph: &mut Graph) -> Result<(), PipelineError> {
+pub(super) async fn restore_state(
+    ctx: &PipelineContext,
+    sinks: &mut Sinks,
+    graph: &mut Graph,
+) -> Result<(), PipelineError> {
     let Some(state) = &sinks.state else { return Ok(()) };
-    let snapshots = crate::sink::state::latest_snapshots(state.delta_table(), &state.name)?;
+    let snapshots = crate::sink::state::latest_snapshots(state.delta_table(), &state.name).await?;
     for stage in &mut graph.stages {
         if let Some(s) = snapshots.get(&stage.id) {
             tracing::info!(pipeline = %ctx.pipeline.name, stage = %stage.id, from_version = %s.plugin_version, bytes = s.bytes.len(), "restoring plugin state");
@@ -97,7 +101,7 @@ pub(super) async fn open_sinks(
         let schema = TableSchema::from_config(t).with_future_limits(&ctx.config.future_limits(&t.name));
         let mut sink = TableSink::open(&root, &t.name, &t.relative_path(), schema, &p.name, source, partitions).await?;
         if let Some(key) = &t.unique_key {
-            sink = sink.with_unique_key(key)?;
+            sink = sink.with_unique_key(key).await?;
         }
         ctx.stats.table_opened(&t.name, sink.version());
         tables.insert(t.name.clone(), sink);

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use deltalake::arrow::array::{Array, AsArray};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Int64Type};
-use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::SinkError;
 use super::rows::{CellValue, RowBuffer};
@@ -48,39 +47,34 @@ pub struct Snapshot {
 }
 
 /// The latest snapshot of every stage in the table.
-pub fn latest_snapshots(table: &deltalake::DeltaTable, name: &str) -> Result<BTreeMap<String, Snapshot>, SinkError> {
+pub async fn latest_snapshots(
+    table: &deltalake::DeltaTable,
+    name: &str,
+) -> Result<BTreeMap<String, Snapshot>, SinkError> {
     let io = |message: String| SinkError::Io { path: name.to_string(), message };
     let mut latest: BTreeMap<String, Snapshot> = BTreeMap::new();
-    let Ok(uris) = table.get_file_uris() else { return Ok(latest) };
-    for uri in uris {
-        let path = url::Url::parse(&uri).ok().and_then(|u| u.to_file_path().ok()).unwrap_or_else(|| uri.clone().into());
-        let file = std::fs::File::open(&path).map_err(|e| io(format!("{}: {e}", path.display())))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.build())
-            .map_err(|e| io(format!("{}: {e}", path.display())))?;
-        for batch in reader {
-            let batch = batch.map_err(|e| io(e.to_string()))?;
-            let col = |n: &str, t: &DataType| {
-                batch
-                    .column_by_name(n)
-                    .ok_or_else(|| io(format!("no column {n}")))
-                    .and_then(|c| cast(c, t).map_err(|e| io(e.to_string())))
-            };
-            let (stage, version) = (col("stage", &DataType::Utf8)?, col("plugin_version", &DataType::Utf8)?);
-            let (snap, taken) = (col("snapshot", &DataType::Binary)?, col("taken_at", &DataType::Int64)?);
-            for i in 0..batch.num_rows() {
-                let at = taken.as_primitive::<Int64Type>().value(i);
-                let stage = stage.as_string::<i32>().value(i).to_string();
-                if latest.get(&stage).is_none_or(|s| s.taken_at_us <= at) && !snap.is_null(i) {
-                    latest.insert(
-                        stage,
-                        Snapshot {
-                            plugin_version: version.as_string::<i32>().value(i).to_string(),
-                            bytes: snap.as_binary::<i32>().value(i).to_vec(),
-                            taken_at_us: at,
-                        },
-                    );
-                }
+    let batches = crate::delta::scan(table, &["stage", "plugin_version", "snapshot", "taken_at"]).await.map_err(io)?;
+    for batch in batches {
+        let col = |n: &str, t: &DataType| {
+            batch
+                .column_by_name(n)
+                .ok_or_else(|| io(format!("no column {n}")))
+                .and_then(|c| cast(c, t).map_err(|e| io(e.to_string())))
+        };
+        let (stage, version) = (col("stage", &DataType::Utf8)?, col("plugin_version", &DataType::Utf8)?);
+        let (snap, taken) = (col("snapshot", &DataType::Binary)?, col("taken_at", &DataType::Int64)?);
+        for i in 0..batch.num_rows() {
+            let at = taken.as_primitive::<Int64Type>().value(i);
+            let stage = stage.as_string::<i32>().value(i).to_string();
+            if latest.get(&stage).is_none_or(|s| s.taken_at_us <= at) && !snap.is_null(i) {
+                latest.insert(
+                    stage,
+                    Snapshot {
+                        plugin_version: version.as_string::<i32>().value(i).to_string(),
+                        bytes: snap.as_binary::<i32>().value(i).to_vec(),
+                        taken_at_us: at,
+                    },
+                );
             }
         }
     }

@@ -111,11 +111,8 @@ impl TableSink {
 
     /// Makes `column` a unique key: loads the values the table already holds, so duplicates
     /// are recognised across restarts too.
-    pub fn with_unique_key(mut self, column: &str) -> Result<Self, SinkError> {
+    pub async fn with_unique_key(mut self, column: &str) -> Result<Self, SinkError> {
         use deltalake::arrow::array::{Array, AsArray};
-        use deltalake::arrow::datatypes::{Int32Type, Int64Type};
-        use deltalake::parquet::arrow::ProjectionMask;
-        use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
         let index = self.buffer.schema().columns.iter().position(|c| c.name == column).ok_or_else(|| {
             SinkError::SchemaChanged {
                 table: self.name.clone(),
@@ -123,33 +120,17 @@ impl TableSink {
             }
         })?;
         let mut seen = std::collections::HashSet::new();
-        let io = |path: &std::path::Path, e: String| SinkError::Io { path: path.display().to_string(), message: e };
-        let uris: Vec<String> = self.table.get_file_uris().map_err(delta_err(&self.name))?.collect();
-        for uri in uris {
-            let path =
-                url::Url::parse(&uri).ok().and_then(|u| u.to_file_path().ok()).unwrap_or_else(|| uri.clone().into());
-            let file = std::fs::File::open(&path).map_err(|e| io(&path, e.to_string()))?;
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| io(&path, e.to_string()))?;
-            let mask = ProjectionMask::columns(builder.parquet_schema(), [column]);
-            for batch in builder.with_projection(mask).build().map_err(|e| io(&path, e.to_string()))? {
-                let batch = batch.map_err(|e| io(&path, e.to_string()))?;
-                let Some(col) = batch.column_by_name(column) else { continue };
-                for i in 0..col.len() {
-                    if col.is_null(i) {
-                        continue;
-                    }
-                    let value = if let Some(a) = col.as_string_opt::<i32>() {
-                        a.value(i).to_string()
-                    } else if let Some(a) = col.as_primitive_opt::<Int64Type>() {
-                        a.value(i).to_string()
-                    } else if let Some(a) = col.as_primitive_opt::<Int32Type>() {
-                        a.value(i).to_string()
-                    } else {
-                        continue;
-                    };
-                    seen.insert(value);
-                }
-            }
+        let batches = crate::delta::scan(&self.table, &[column])
+            .await
+            .map_err(|message| SinkError::Io { path: self.name.clone(), message })?;
+        for batch in &batches {
+            let Some(col) = batch.column_by_name(column) else { continue };
+            // Text whatever the reader's type (Utf8, a view type, an integer): the same text
+            // the buffer keys new rows by.
+            let text = deltalake::arrow::compute::cast(col, &deltalake::arrow::datatypes::DataType::Utf8)
+                .map_err(|e| SinkError::Io { path: self.name.clone(), message: e.to_string() })?;
+            let text = text.as_string::<i32>();
+            seen.extend((0..text.len()).filter(|&i| text.is_valid(i)).map(|i| text.value(i).to_string()));
         }
         tracing::info!(table = %self.name, unique_key = column, values = seen.len(), "unique key loaded");
         self.unique = Some((index, seen));
