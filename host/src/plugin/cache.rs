@@ -119,8 +119,32 @@ fn one_line(message: &str) -> String {
 
 #[allow(unsafe_code)]
 fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
-    // SAFETY: wasmtime requires the file to be an artefact produced by `precompile_component`
-    // of a compatible engine. Only this module writes into the cache directory, names carry the
+    // SAFETY: wasmtime requires the file to be an artefact produced by `Component::serialize`
+    // (what `store` writes) of a compatible engine. Only this module writes into the cache directory, names carry the
     // engine fingerprint, and wasmtime itself checks the version/config header on load.
     unsafe { Component::deserialize_file(engine, path) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eviction_removes_the_least_recently_used_artefacts_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::new(dir.path(), "test");
+        let now = std::time::SystemTime::now();
+        for (name, age_s) in [("old", 300), ("mid", 200), ("new", 100)] {
+            let path = dir.path().join(format!("{name}.cwasm"));
+            std::fs::write(&path, vec![0u8; 1000]).unwrap();
+            let f = std::fs::File::options().append(true).open(&path).unwrap();
+            f.set_modified(now - std::time::Duration::from_secs(age_s)).unwrap();
+        }
+        std::fs::write(dir.path().join("not-an-artefact.txt"), vec![0u8; 5000]).unwrap();
+        cache.evict(2000);
+        let mut left: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into()).collect();
+        left.sort();
+        assert_eq!(left, ["mid.cwasm", "new.cwasm", "not-an-artefact.txt"]);
+    }
 }
