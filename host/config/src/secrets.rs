@@ -20,8 +20,26 @@ pub fn is_secret_property(key: &str) -> bool {
         .any(|s| k.contains(s))
 }
 
-/// (dotted name, span of the value) of every secret in `text`.
-fn secret_spans(text: &str) -> Option<Vec<(String, Range<usize>)>> {
+/// One secret's value in a text.
+struct Secret {
+    /// Dotted name, as the placeholder shows it (`kafka.properties.sasl.password`).
+    name: String,
+    /// Byte range of the value, quotes included.
+    span: Range<usize>,
+    /// The value when it is a string (after TOML unescaping).
+    text: Option<String>,
+}
+
+fn secret(name: String, value: &toml::Spanned<DeValue<'_>>) -> Secret {
+    let text = match value.get_ref() {
+        DeValue::String(s) => Some(s.to_string()),
+        _ => None,
+    };
+    Secret { name, span: value.span(), text }
+}
+
+/// Every secret in `text`, in order.
+fn secret_spans(text: &str) -> Option<Vec<Secret>> {
     let root = DeTable::parse(text).ok()?;
     let mut out = Vec::new();
     for (key, value) in root.get_ref().iter() {
@@ -30,7 +48,7 @@ fn secret_spans(text: &str) -> Option<Vec<(String, Range<usize>)>> {
             "api" => {
                 for (k, v) in section.iter() {
                     if k.get_ref().as_ref() == "token" {
-                        out.push(("api.token".to_string(), v.span()));
+                        out.push(secret("api.token".to_string(), v));
                     }
                 }
             }
@@ -43,7 +61,7 @@ fn secret_spans(text: &str) -> Option<Vec<(String, Range<usize>)>> {
                     for (pk, pv) in props.iter() {
                         let name = pk.get_ref().as_ref();
                         if is_secret_property(name) {
-                            out.push((format!("kafka.properties.{name}"), pv.span()));
+                            out.push(secret(format!("kafka.properties.{name}"), pv));
                         }
                     }
                 }
@@ -51,12 +69,19 @@ fn secret_spans(text: &str) -> Option<Vec<(String, Range<usize>)>> {
             _ => {}
         }
     }
-    out.sort_by_key(|(_, span)| span.start);
+    out.sort_by_key(|s| s.span.start);
     Some(out)
 }
 
+/// The placeholder's string value. A property name may hold any character, so the value is
+/// written with TOML escaping ([`placeholder`]) and compared after parsing, never as raw text.
+fn placeholder_value(name: &str) -> String {
+    format!("{REDACTED_PREFIX}{name}>")
+}
+
+/// The placeholder as a TOML string literal.
 fn placeholder(name: &str) -> String {
-    format!("\"{REDACTED_PREFIX}{name}>\"")
+    toml::Value::String(placeholder_value(name)).to_string()
 }
 
 /// `text` with every secret value replaced by a placeholder naming it. Text that does not
@@ -66,8 +91,8 @@ pub fn redact(text: &str) -> String {
         return "# (the config in effect could not be parsed for redaction, so it is not shown)\n".into();
     };
     let mut out = text.to_string();
-    for (name, span) in spans.iter().rev() {
-        out.replace_range(span.clone(), &placeholder(name));
+    for s in spans.iter().rev() {
+        out.replace_range(s.span.clone(), &placeholder(&s.name));
     }
     out
 }
@@ -81,16 +106,16 @@ pub fn unredact(edited: &str, current: &str) -> Result<String, String> {
     let Some(spans) = secret_spans(edited) else { return Ok(edited.to_string()) };
     let known = secret_spans(current).unwrap_or_default();
     let mut out = edited.to_string();
-    for (name, span) in spans.iter().rev() {
-        if edited[span.clone()] != placeholder(name) {
+    for s in spans.iter().rev() {
+        if s.text.as_deref() != Some(placeholder_value(&s.name).as_str()) {
             continue;
         }
-        let Some((_, old)) = known.iter().find(|(n, _)| n == name) else {
-            return Err(format!("{name} is the placeholder {}; write the secret itself", placeholder(name)));
+        let Some(old) = known.iter().find(|k| k.name == s.name) else {
+            return Err(format!("{} is the placeholder {}; write the secret itself", s.name, placeholder(&s.name)));
         };
-        out.replace_range(span.clone(), &current[old.clone()]);
+        out.replace_range(s.span.clone(), &current[old.span.clone()]);
     }
-    if out.contains(&format!("\"{REDACTED_PREFIX}")) {
+    if out.contains(REDACTED_PREFIX) {
         return Err("a redaction placeholder was moved or renamed; put the secret itself there".into());
     }
     Ok(out)
@@ -116,5 +141,15 @@ mod tests {
         let changed = edited.replace("\"<redacted:api.token>\"", "\"new\"");
         assert!(unredact(&changed, TEXT).unwrap().contains("token = \"new\""));
         assert!(unredact(&shown, "[api]\n").is_err());
+    }
+
+    /// Found by `xtask/fuzz.sh config`: a property name with an escaped control character
+    /// made a placeholder that was not valid TOML, so saving it back lost the secret.
+    #[test]
+    fn names_with_escapes_round_trip() {
+        let text = "[kafka]\nproperties = { \":saslkey.pem\\rd\" = \"s3crnt\" }\n";
+        let shown = redact(text);
+        assert!(!shown.contains("s3crnt") && toml::from_str::<toml::Table>(&shown).is_ok(), "{shown}");
+        assert_eq!(unredact(&shown, text).as_deref(), Ok(text));
     }
 }
