@@ -170,7 +170,7 @@ async fn gold_tick(config: Config) {
     let mut g = shipped.gold.iter().find(|g| g.name == "gold_trades_1m").expect("gold_trades_1m").clone();
     g.poll_ms = 100;
     let job = finlake::gold::GoldJob::new(&config, &g).expect("job");
-    let silver = finlake::lake::open_dir(&config.lake.root, &job.source_path).await.expect("open").expect("silver");
+    let silver = finlake::delta::open(&config.lake.root, &job.source_path).await.expect("open").expect("silver");
     let (version, files) = (silver.version().unwrap_or(0), silver.get_file_uris().expect("files").count());
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let started = Instant::now();
@@ -183,7 +183,7 @@ async fn gold_tick(config: Config) {
     let catalog = finlake::lake::catalog(&with_gold);
     let root = config.lake.root.clone();
     let history = || async {
-        let gold = finlake::lake::open_dir(&root, "gold/gold_trades_1m").await.ok().flatten()?;
+        let gold = finlake::delta::open(&root, "gold/gold_trades_1m").await.ok().flatten()?;
         gold.version().filter(|v| *v >= 1)
     };
     while history().await.is_none() {

@@ -148,7 +148,7 @@ pub fn tables(config: &crate::config::Config, pipeline: Option<&str>) -> Vec<Str
 /// Every row of the dead-letter table at `root/relative` (empty before its first commit).
 pub async fn read(root: &Path, relative: &str) -> Result<Vec<DeadLetterRow>, DlqError> {
     let err = |message: String| DlqError::Read { table: relative.to_string(), message };
-    let Some(table) = crate::lake::open_dir(root, relative).await.map_err(|e| err(e.to_string()))? else {
+    let Some(table) = crate::delta::open(root, relative).await.map_err(|e| err(e.to_string()))? else {
         return Ok(vec![]);
     };
     let batches = crate::delta::scan(&table, &[]).await.map_err(&err)?;

@@ -1,10 +1,9 @@
 //! The lake as a catalog: every table FinLake writes, with its schema, version, size and
 //! history, read from the Delta log (for `GET /api/tables`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use deltalake::DeltaTable;
-use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
 use futures::TryStreamExt;
 
 use crate::config::Config;
@@ -64,24 +63,14 @@ pub use finlake_api::{Column, Commit, CommitPlugin, TableInfo};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {
+    #[error(transparent)]
+    Lake(#[from] crate::delta::DeltaError),
     #[error("table {table}: {message}")]
     Delta { table: String, message: String },
 }
 
 async fn open(root: &Path, entry: &CatalogEntry) -> Result<Option<DeltaTable>, LakeError> {
-    open_dir(root, &entry.path).await
-}
-
-/// Opens the Delta table at `root/relative` at its latest version; `None` before its first commit.
-pub async fn open_dir(root: &Path, relative: &str) -> Result<Option<DeltaTable>, LakeError> {
-    let dir: PathBuf = root.join(relative);
-    if !dir.join("_delta_log").exists() {
-        return Ok(None);
-    }
-    let err = |e: String| LakeError::Delta { table: relative.to_string(), message: e };
-    let dir = dir.canonicalize().map_err(|e| err(e.to_string()))?;
-    let url = url::Url::from_directory_path(&dir).map_err(|_| err("not an absolute path".into()))?;
-    deltalake::open_table(url).await.map(Some).map_err(|e| err(e.to_string()))
+    Ok(crate::delta::open(root, &entry.path).await?)
 }
 
 /// Schema, version, file count, rows (from the Parquet footers) and bytes of one table.
@@ -116,23 +105,12 @@ pub async fn describe(root: &Path, entry: &CatalogEntry) -> Result<TableInfo, La
         info.bytes += file.size().max(0) as u64;
         match file.num_records() {
             Some(n) => info.rows += n as u64,
-            None => unknown.push(file.path().to_string()),
+            None => unknown.push(table.log_store().to_uri(&file.object_store_path())),
         }
     }
     if !unknown.is_empty() {
-        // Files written without stats (another writer): their footers, read off the async
-        // workers.
-        let dir = root.join(&entry.path);
-        info.rows += tokio::task::spawn_blocking(move || {
-            unknown
-                .iter()
-                .filter_map(|p| std::fs::File::open(dir.join(p)).ok())
-                .filter_map(|f| SerializedFileReader::new(f).ok())
-                .map(|r| r.metadata().file_metadata().num_rows().max(0) as u64)
-                .sum::<u64>()
-        })
-        .await
-        .unwrap_or(0);
+        // Files written without stats (by another writer): counted by a scan of those files.
+        info.rows += crate::delta::scan::count_rows(&table, &entry.name, unknown).await?;
     }
     Ok(info)
 }

@@ -13,6 +13,7 @@ pub mod fraud;
 pub mod gold;
 pub mod kafka;
 pub mod lake;
+pub mod maintenance;
 pub mod pipeline;
 pub mod plugin;
 pub mod query;

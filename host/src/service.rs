@@ -77,6 +77,11 @@ impl Service {
 
         control.start(true).await;
 
+        {
+            let (control, stop) = (control.clone(), stop_rx.clone());
+            helpers.spawn(crate::maintenance::schedule(control, stop));
+        }
+
         if let Some(sim) = config.simulator() {
             let seed = sim.seed.unwrap_or_else(rand::random);
             for (i, stream) in sim.streams.iter().enumerate() {

@@ -181,3 +181,36 @@ pub struct Replayed {
     /// Dead letters left pending because their stage no longer exists.
     pub skipped: Vec<String>,
 }
+
+/// What one maintenance run did to one table (`POST /api/tables/{name}/optimize`,
+/// `GET /api/maintenance`, `finlake lake`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MaintenanceReport {
+    pub table: String,
+    /// When the run finished (ms since the epoch).
+    pub finished_at_ms: i64,
+    /// Which steps ran: `optimize`, `retention`, `vacuum`, `checkpoint`.
+    pub steps: Vec<String>,
+    /// Files of the table's current version before and after, and how many were small.
+    pub files_before: u64,
+    pub files_after: u64,
+    pub small_files_before: u64,
+    pub small_files_after: u64,
+    pub bytes_after: u64,
+    /// Compaction: small files rewritten, and the files they became.
+    pub files_compacted: u64,
+    pub files_written: u64,
+    /// Retention: rows deleted (old dead letters, superseded state snapshots).
+    pub rows_deleted: u64,
+    /// VACUUM: files no version within the time-travel horizon needs, deleted from storage.
+    pub files_vacuumed: u64,
+    /// Checkpoint written at this version, and expired log entries deleted.
+    pub checkpoint: Option<u64>,
+    pub log_entries_removed: u64,
+    /// The table's version after the run.
+    pub version: Option<u64>,
+    pub millis: u64,
+    /// Why a step failed, if one did (the others still ran).
+    pub error: Option<String>,
+}

@@ -46,6 +46,9 @@ pub struct Config {
     /// Window aggregations over silver tables (gold layer).
     #[serde(default)]
     pub gold: Vec<GoldConfig>,
+    /// Table maintenance: compaction, vacuum, checkpoints, retention.
+    #[serde(default)]
+    pub maintenance: MaintenanceConfig,
     /// The file this config was loaded from (watched for live changes by `finlake run`).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -141,6 +144,64 @@ pub struct LakeConfig {
 impl Default for LakeConfig {
     fn default() -> Self {
         LakeConfig { root: PathBuf::from("lake") }
+    }
+}
+
+/// Table maintenance, run for every table on a schedule (and on demand with `finlake lake` or
+/// `POST /api/tables/{name}/optimize`), so a lake that runs for weeks keeps a bounded number
+/// of files, log entries and rows of bookkeeping.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaintenanceConfig {
+    /// Run the schedule at all (default true).
+    pub enabled: bool,
+    /// Time between two maintenance runs (default `"5m"`).
+    pub interval: String,
+    /// Compaction: files below `small_file_mb` are bin-packed, per partition, into files of
+    /// up to `target_file_mb` once a partition has `min_small_files` of them.
+    pub target_file_mb: u64,
+    pub small_file_mb: u64,
+    pub min_small_files: usize,
+    /// How far back time travel reaches (default `"24h"`): files removed by compaction or
+    /// retention and log entries older than this are deleted (VACUUM, log cleanup).
+    pub time_travel: String,
+    /// A checkpoint at least every this many commits (delta-rs also writes one every 100 by
+    /// itself; this bounds the log replayed at start whatever a table's setting).
+    pub checkpoint_every: u64,
+    /// Dead letters older than this are deleted (default `"30d"`).
+    pub dead_letter_retention: String,
+    /// State snapshots kept per stateful stage (default 3): older ones are deleted.
+    pub state_snapshots: usize,
+}
+
+impl Default for MaintenanceConfig {
+    fn default() -> Self {
+        MaintenanceConfig {
+            enabled: true,
+            interval: "5m".into(),
+            target_file_mb: 128,
+            small_file_mb: 16,
+            min_small_files: 8,
+            time_travel: "24h".into(),
+            checkpoint_every: 50,
+            dead_letter_retention: "30d".into(),
+            state_snapshots: 3,
+        }
+    }
+}
+
+impl MaintenanceConfig {
+    fn ms(text: &str, fallback: i64) -> i64 {
+        parse_duration_us(text).map(|us| us / 1000).unwrap_or(fallback)
+    }
+    pub fn interval_ms(&self) -> i64 {
+        Self::ms(&self.interval, 300_000)
+    }
+    pub fn time_travel_ms(&self) -> i64 {
+        Self::ms(&self.time_travel, 86_400_000)
+    }
+    pub fn dead_letter_retention_ms(&self) -> i64 {
+        Self::ms(&self.dead_letter_retention, 30 * 86_400_000)
     }
 }
 
@@ -248,9 +309,16 @@ pub struct TableConfig {
     pub kafka_columns: bool,
     /// A column whose value identifies a record (e.g. `trade_id`): a row whose value the table
     /// already holds is a duplicate (a replay or a producer retry upstream) and is not written
-    /// again. The values are kept in memory, loaded from the table at start.
+    /// again. The values are kept in memory for `dedup_horizon`, and reloaded at start from the
+    /// files written within it.
     #[serde(default)]
     pub unique_key: Option<String>,
+    /// How long a `unique_key` value is remembered after it was written (default `"1h"`): a
+    /// duplicate arriving later than this is written again (the known limit that keeps memory
+    /// and start-up time independent of the table's age). Size it to how late upstream retries
+    /// and replays come.
+    #[serde(default = "default_dedup_horizon")]
+    pub dedup_horizon: String,
     /// Where a table that holds no offsets yet starts when its pipeline already runs (an output
     /// added later): `"current"` (default) at the pipeline's positions, so the topic is not
     /// re-read through stateful plugins; `"earliest"` re-reads the topic to fill it.
@@ -269,6 +337,10 @@ pub enum StartFrom {
 
 fn yes() -> bool {
     true
+}
+
+fn default_dedup_horizon() -> String {
+    "1h".into()
 }
 
 impl TableConfig {

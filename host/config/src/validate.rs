@@ -92,6 +92,36 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
     if !(16..=65_536).contains(&config.api.query_memory_mb) {
         r.add(&[Key("api"), Key("query_memory_mb")], "api.query_memory_mb must be between 16 and 65536");
     }
+    let m = &config.maintenance;
+    let durations = [
+        ("interval", &m.interval, 1_000_000),
+        ("time_travel", &m.time_travel, 60_000_000),
+        ("dead_letter_retention", &m.dead_letter_retention, 60_000_000),
+    ];
+    for (key, text, least) in durations {
+        match parse_duration_us(text) {
+            Ok(us) if us < least => {
+                r.add(&[Key("maintenance"), Key(key)], format!("maintenance.{key} must be at least {}s", least / 1_000_000))
+            }
+            Ok(_) => {}
+            Err(e) => r.add(&[Key("maintenance"), Key(key)], e),
+        }
+    }
+    if m.small_file_mb == 0 || m.small_file_mb > m.target_file_mb || m.target_file_mb > 4096 {
+        r.add(
+            &[Key("maintenance"), Key("small_file_mb")],
+            "maintenance.small_file_mb must be at least 1 and at most target_file_mb (at most 4096)",
+        );
+    }
+    if m.min_small_files < 2 {
+        r.add(&[Key("maintenance"), Key("min_small_files")], "maintenance.min_small_files must be at least 2");
+    }
+    if !(1..=1000).contains(&m.checkpoint_every) {
+        r.add(&[Key("maintenance"), Key("checkpoint_every")], "maintenance.checkpoint_every must be between 1 and 1000");
+    }
+    if m.state_snapshots == 0 {
+        r.add(&[Key("maintenance"), Key("state_snapshots")], "maintenance.state_snapshots must be at least 1");
+    }
     if !(1..=64).contains(&config.api.max_queries) {
         r.add(&[Key("api"), Key("max_queries")], "api.max_queries must be between 1 and 64");
     }
@@ -347,6 +377,14 @@ fn validate_columns(r: &mut Report<'_>, i: usize, t: &TableConfig) {
             }
             Some(_) => {}
         }
+    }
+    match parse_duration_us(&t.dedup_horizon) {
+        Ok(h) if !(1_000_000..=30 * 86_400_000_000).contains(&h) => r.add(
+            &[Key("tables"), Index(i), Key("dedup_horizon")],
+            "dedup_horizon must be between 1s and 30d (its keys are held in memory)",
+        ),
+        Ok(_) => {}
+        Err(e) => r.add(&[Key("tables"), Index(i), Key("dedup_horizon")], e),
     }
     for (p, part) in t.partition_by.iter().enumerate() {
         let at = [Key("tables"), Index(i), Key("partition_by"), Index(p)];

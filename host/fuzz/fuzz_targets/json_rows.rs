@@ -11,6 +11,7 @@ use libfuzzer_sys::fuzz_target;
 fn schema() -> TableSchema {
     let c = |name: &str, kind, nullable| ColumnConfig { name: name.into(), kind, nullable };
     let table = TableConfig {
+        dedup_horizon: "1h".into(),
         name: "t".into(),
         path: None,
         layer: None,

@@ -5,6 +5,7 @@
 //! A crate of its own (no Wasm runtime, Kafka or Delta), so both decoders are fuzzed without
 //! building the host (`host/fuzz`).
 
+pub mod dedup;
 pub mod layout;
 pub mod rows;
 pub mod schema;

@@ -128,14 +128,14 @@ impl RowBuffer {
         self.push_json_unique(json, at, None).map(|_| ())
     }
 
-    /// Like [`RowBuffer::push_json`]; with `unique = (column index, seen values)`, a row whose
-    /// value is already in `seen` is not appended (returns `Ok(false)`), otherwise the value is
-    /// added to `seen`.
+    /// Like [`RowBuffer::push_json`]; with `unique = (column index, keys held)`, a row whose
+    /// value is already held is not appended (returns `Ok(false)`), otherwise the value is
+    /// added, as written now.
     pub fn push_json_unique(
         &mut self,
         json: &[u8],
         at: Coordinates<'_>,
-        unique: Option<(usize, &mut std::collections::HashSet<String>)>,
+        unique: Option<(usize, &mut crate::dedup::RecentKeys)>,
     ) -> Result<bool, String> {
         let value: Value = serde_json::from_slice(json).map_err(|e| format!("row is not valid JSON: {e}"))?;
         let Value::Object(mut object) = value else {
@@ -180,7 +180,7 @@ impl RowBuffer {
                 Cell::I32(v) => v.to_string(),
                 _ => return Err(format!("column {:?} (the unique key) is missing", self.schema.columns[index].name)),
             };
-            if !seen.insert(key) {
+            if !seen.insert(key, chrono::Utc::now().timestamp_millis()) {
                 return Ok(false);
             }
         }

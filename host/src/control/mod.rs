@@ -60,6 +60,8 @@ pub enum CommandError {
 /// Owns everything that runs from the config, and applies changes to it.
 pub struct ControlPlane {
     pub registry: Registry,
+    /// Table maintenance: the last report per table, one run at a time.
+    pub maintenance: Arc<crate::maintenance::Maintenance>,
     pub runtime: Arc<PluginRuntime>,
     brokers: String,
     /// Held while a change is applied: changes are serialised.
@@ -79,6 +81,7 @@ impl ControlPlane {
         registry.events.set_alert_tables(crate::events::alert_tables(&config));
         Arc::new(ControlPlane {
             registry,
+            maintenance: Arc::default(),
             runtime,
             brokers,
             running: tokio::sync::Mutex::new(Running::default()),

@@ -18,7 +18,7 @@
 pub mod sql;
 pub mod write;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +36,8 @@ use crate::sink::TableSchema;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GoldError {
+    #[error("gold: {0}")]
+    Lake(#[from] crate::delta::DeltaError),
     #[error("gold table {table}: {message}")]
     Delta { table: String, message: String },
     #[error("gold table {table}: SQL: {message}")]
@@ -198,13 +200,6 @@ async fn sleep_or_stop(ms: u64, stop: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
-fn files(table: &DeltaTable, name: &str) -> Result<HashSet<String>, GoldError> {
-    Ok(table
-        .get_file_uris()
-        .map_err(|e| GoldError::Delta { table: name.to_string(), message: e.to_string() })?
-        .collect())
-}
-
 /// Runs one gold job until `stop` turns true.
 pub async fn run(
     job: &GoldJob,
@@ -215,9 +210,7 @@ pub async fn run(
     let poll = job.config.poll_ms;
     let (window_schema, late_schema) = job.plan().await?;
     let mut source = loop {
-        let found = crate::lake::open_dir(&job.root, &job.source_path)
-            .await
-            .map_err(|e| GoldError::Delta { table: job.config.source.clone(), message: e.to_string() })?;
+        let found = crate::delta::open(&job.root, &job.source_path).await?;
         if let Some(t) = found {
             break t;
         }
@@ -228,20 +221,10 @@ pub async fn run(
     let gold = write::ensure_table(&job.root, &job.config.relative_path(), &name, &window_schema).await?;
     let late_name = job.config.late_table_name();
     let late = write::ensure_table(&job.root, &job.config.late_relative_path(), &late_name, &late_schema).await?;
-    let mut done = write::marker(&gold, &job.marker_version()).await?;
-    let mut max_event = write::marker(&gold, &job.marker_max()).await?;
-    let mut late_done = write::marker(&late, &job.marker_version()).await?;
+    let mut done = write::marker(&gold, &name, &job.marker_version()).await?;
+    let mut max_event = write::marker(&gold, &name, &job.marker_max()).await?;
+    let mut late_done = write::marker(&late, &late_name, &job.marker_version()).await?;
     let mut out = Outputs { gold, late };
-    let mut seen = match done {
-        Some(v) => {
-            let mut at = source.clone();
-            at.load_version(v as u64)
-                .await
-                .map_err(|e| GoldError::Delta { table: job.config.source.clone(), message: e.to_string() })?;
-            files(&at, &job.config.source)?
-        }
-        None => HashSet::new(),
-    };
     tracing::info!(gold = %name, source = %job.config.source, source_version = ?done, max_event_us = ?max_event, late_version = ?late_done, "gold job resuming");
 
     let mut warned = false;
@@ -270,20 +253,34 @@ pub async fn run(
             }
             continue;
         }
+        // New rows are the data-change adds of the commits since the last tick, read in
+        // steps that stop before a compaction: a compacted file holds rows already seen.
+        let after = done.map_or(-1, |d| d);
+        let (target, new) = if after < 0 {
+            (target, None)
+        } else {
+            let changes = crate::delta::changes::data_added(&source, &job.config.source, after as u64, target as u64).await?;
+            (changes.upto as i64, Some(changes.added))
+        };
         let mut at = source.clone();
         if target != latest {
             at.load_version(target as u64)
                 .await
                 .map_err(|e| GoldError::Delta { table: job.config.source.clone(), message: e.to_string() })?;
         }
-        let now_files = files(&at, &job.config.source)?;
-        let new: Vec<String> = now_files.difference(&seen).cloned().collect();
+        // The first tick sees every file of the source as new.
+        let new = match new {
+            Some(new) => new,
+            None => at
+                .get_file_uris()
+                .map_err(|e| GoldError::Delta { table: job.config.source.clone(), message: e.to_string() })?
+                .collect(),
+        };
         let write_late = late_done.is_none_or(|l| l < target);
         let (tick, next_max) = tick(job, &mut out, &at, &new, max_event, target, write_late).await?;
         done = Some(target);
         late_done = late_done.max(Some(target));
         max_event = next_max;
-        seen = now_files;
         metrics::counter!("finlake_gold_windows_total", "table" => name.clone()).increment(tick.windows as u64);
         metrics::counter!("finlake_gold_late_rows_total", "table" => name.clone()).increment(tick.late as u64);
         if let Some(m) = max_event {

@@ -9,12 +9,10 @@ use deltalake::DeltaTable;
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType as Arrow, Field, Schema, SchemaRef, TimeUnit};
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, DataType, PrimitiveType, StructField, Transaction};
-use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::kernel::{DataType, PrimitiveType, StructField, Transaction};
 
 use super::GoldError;
+use crate::delta::{self, NewTable};
 
 /// The Delta type for a query column, and the Arrow type its values are cast to on write.
 fn delta_type(name: &str, t: &Arrow) -> Result<(DataType, Arrow), GoldError> {
@@ -63,12 +61,17 @@ pub fn stored_schema(schema: &Schema) -> Result<(Vec<StructField>, SchemaRef), G
 
 /// Opens the table at `root/relative`, creating it with `schema` if it does not exist yet.
 pub async fn ensure_table(root: &Path, relative: &str, name: &str, schema: &Schema) -> Result<DeltaTable, GoldError> {
-    let err = |e: String| GoldError::Delta { table: name.to_string(), message: e };
     let (fields, _) = stored_schema(schema)?;
-    if let Some(table) = crate::lake::open_dir(root, relative).await.map_err(|e| err(e.to_string()))? {
-        let actual: Vec<String> =
-            table.snapshot().map_err(|e| err(e.to_string()))?.schema().fields().map(|f| f.name().to_string()).collect();
-        let wanted: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
+    let wanted: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
+    let new = NewTable {
+        name: name.to_string(),
+        columns: fields,
+        partition_by: vec![],
+        comment: "written by FinLake (gold windows)".into(),
+    };
+    let (table, created) = delta::open_or_create(root, relative, new).await?;
+    if !created {
+        let actual: Vec<String> = delta::columns(&table, name)?.into_iter().map(|(n, _)| n).collect();
         if actual != wanted {
             return Err(GoldError::Schema {
                 message: format!(
@@ -78,33 +81,13 @@ pub async fn ensure_table(root: &Path, relative: &str, name: &str, schema: &Sche
                 ),
             });
         }
-        return Ok(table);
     }
-    let dir = root.join(relative);
-    std::fs::create_dir_all(&dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
-    let dir = dir.canonicalize().map_err(|e| err(format!("{}: {e}", dir.display())))?;
-    let url = url::Url::from_directory_path(&dir).map_err(|_| err("not an absolute path".into()))?;
-    tracing::info!(table = name, path = %dir.display(), "creating gold Delta table");
-    deltalake::DeltaTableBuilder::from_url(url)
-        .and_then(|b| b.build())
-        .map_err(|e| err(e.to_string()))?
-        .create()
-        .with_table_name(name)
-        .with_columns(fields)
-        .with_comment("written by FinLake (gold windows)")
-        .await
-        .map_err(|e| err(e.to_string()))
+    Ok(table)
 }
 
 /// Reads a progress marker.
-pub async fn marker(table: &DeltaTable, app_id: &str) -> Result<Option<i64>, GoldError> {
-    let err = |e: deltalake::DeltaTableError| GoldError::Delta { table: app_id.to_string(), message: e.to_string() };
-    table
-        .snapshot()
-        .map_err(err)?
-        .transaction_version(table.log_store().as_ref(), app_id.to_string())
-        .await
-        .map_err(err)
+pub async fn marker(table: &DeltaTable, name: &str, app_id: &str) -> Result<Option<i64>, GoldError> {
+    Ok(delta::progress::stored(table, name, app_id).await?)
 }
 
 /// Appends `batches` (cast to the table's stored schema) and sets `markers`, in one commit.
@@ -116,19 +99,17 @@ pub async fn commit(
     metadata: HashMap<String, serde_json::Value>,
 ) -> Result<u64, GoldError> {
     let err = |e: String| GoldError::Delta { table: name.to_string(), message: e };
-    let mut actions = Vec::new();
     let batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+    let mut stored_batches = Vec::new();
     if !batches.is_empty() {
         // Columns are matched by name, in the table's order, and cast to the stored types.
-        let order: Vec<String> =
-            table.snapshot().map_err(|e| err(e.to_string()))?.schema().fields().map(|f| f.name().to_string()).collect();
+        let order: Vec<String> = delta::columns(table, name)?.into_iter().map(|(n, _)| n).collect();
         let (_, stored) = stored_schema(&batches[0].schema())?;
         let fields: Vec<Field> = order
             .iter()
             .map(|n| stored.field_with_name(n).cloned().map_err(|_| err(format!("the query gives no column {n:?}"))))
             .collect::<Result<_, _>>()?;
         let stored = Arc::new(Schema::new(fields));
-        let mut writer = RecordBatchWriter::for_table(table).map_err(|e| err(e.to_string()))?;
         for batch in batches {
             let columns = stored
                 .fields()
@@ -138,22 +119,11 @@ pub async fn commit(
                     cast(c, f.data_type()).map_err(|e| err(e.to_string()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let batch = RecordBatch::try_new(stored.clone(), columns).map_err(|e| err(e.to_string()))?;
-            writer.write(batch).await.map_err(|e| err(e.to_string()))?;
+            stored_batches.push(RecordBatch::try_new(stored.clone(), columns).map_err(|e| err(e.to_string()))?);
         }
-        actions = writer.flush().await.map_err(|e| err(e.to_string()))?.into_iter().map(Action::Add).collect();
     }
+    let adds = delta::write_files(table, name, stored_batches).await?;
     let now = chrono::Utc::now().timestamp_millis();
     let txns = markers.iter().map(|(id, v)| Transaction::new_with_last_update(id.clone(), *v, Some(now))).collect();
-    let properties = CommitProperties::default().with_metadata(metadata).with_application_transactions(txns);
-    let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by: None, predicate: None };
-    let snapshot = table.snapshot().map_err(|e| err(e.to_string()))?;
-    let finalized = CommitBuilder::from(properties)
-        .with_actions(actions)
-        .build(Some(snapshot), table.log_store(), operation)
-        .await
-        .map_err(|e| err(e.to_string()))?;
-    let version = finalized.version();
-    table.state = Some(finalized.snapshot());
-    Ok(version)
+    Ok(delta::commit(table, name, adds, txns, metadata).await?)
 }

@@ -75,6 +75,13 @@ pub async fn supervise(ctx: PipelineContext, stop: watch::Receiver<bool>, mut co
         // of its task dying while the API still says "running".
         let run = std::panic::AssertUnwindSafe(run_pipeline(ctx.clone(), stop.clone(), &mut commands));
         let outcome = match futures::FutureExt::catch_unwind(run).await {
+            Ok(Err(e)) if e.is_another_writer() => {
+                // Restarting would race the other writer again: stop, and say why.
+                tracing::error!(pipeline = %ctx.pipeline.name, error = %e, "pipeline stopped");
+                ctx.stats.record_error(e.to_string());
+                ctx.stats.set_state(PipelineState::Stopped);
+                return;
+            }
             Ok(result) => result.map_err(|e| e.to_string()),
             Err(panic) => {
                 let what = panic

@@ -38,6 +38,13 @@ pub enum PipelineError {
     Other { pipeline: String, message: String },
 }
 
+impl PipelineError {
+    /// Another process writes this pipeline's progress (P4): the pipeline must stop.
+    pub fn is_another_writer(&self) -> bool {
+        matches!(self, PipelineError::Sink(SinkError::Lake(crate::delta::DeltaError::AnotherWriter { .. })))
+    }
+}
+
 impl From<rdkafka::error::KafkaError> for PipelineError {
     fn from(e: rdkafka::error::KafkaError) -> Self {
         PipelineError::Kafka(KafkaError::Client(e))
@@ -145,13 +152,9 @@ pub async fn run_pipeline(
     let mut graph = graph;
     restore_state(&ctx, &mut sinks, &mut graph).await?;
     // Start each partition after the last offset every table already holds.
-    let mut read_upto: BTreeMap<i32, i64> = BTreeMap::new();
-    for &part in &partitions {
-        let min = sinks.all().map(|s| s.committed(part)).min().flatten();
-        if let Some(o) = min {
-            read_upto.insert(part, o);
-            positions.set(part, o + 1);
-        }
+    let mut read_upto = sinks.resume_positions(&partitions);
+    for (&part, &o) in &read_upto {
+        positions.set(part, o + 1);
     }
     tracing::info!(pipeline = %p.name, %source, ?read_upto, "resuming from Delta offsets");
     consumer.subscribe(&[&p.topic])?;

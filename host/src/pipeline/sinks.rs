@@ -32,6 +32,11 @@ impl Sinks {
     pub(super) fn all_mut(&mut self) -> impl Iterator<Item = &mut TableSink> {
         self.tables.values_mut().chain(std::iter::once(&mut self.dead))
     }
+    /// P2: where consumption resumes, per partition (absent: no table holds it yet).
+    pub(super) fn resume_positions(&self, partitions: &[i32]) -> BTreeMap<i32, i64> {
+        let all: Vec<_> = self.all().map(TableSink::progress).collect();
+        crate::delta::progress::resume_positions(&all, partitions)
+    }
     pub(super) fn buffered(&self) -> (usize, usize) {
         self.all().fold((0, 0), |(r, b), s| (r + s.buffered_rows(), b + s.buffered_bytes()))
     }
@@ -41,13 +46,8 @@ impl Sinks {
     /// positions, unless declared `from = "earliest"`. Otherwise they would count as "from the
     /// start" and drag the whole topic through the plugins again.
     pub(super) fn start_new_tables(&mut self, pipeline: &str, partitions: &[i32]) {
-        let positions: BTreeMap<i32, i64> = partitions
-            .iter()
-            .filter_map(|&p| {
-                let known: Vec<i64> = self.all().filter(|s| s.has_offsets()).filter_map(|s| s.committed(p)).collect();
-                known.iter().min().map(|o| (p, *o))
-            })
-            .collect();
+        let all: Vec<_> = self.all().map(TableSink::progress).collect();
+        let positions = crate::delta::progress::known_positions(&all, partitions);
         if positions.is_empty() {
             return;
         }
@@ -101,7 +101,8 @@ pub(super) async fn open_sinks(
         let schema = TableSchema::from_config(t).with_future_limits(&ctx.config.future_limits(&t.name));
         let mut sink = TableSink::open(&root, &t.name, &t.relative_path(), schema, &p.name, source, partitions).await?;
         if let Some(key) = &t.unique_key {
-            sink = sink.with_unique_key(key).await?;
+            let horizon_ms = crate::config::parse_duration_us(&t.dedup_horizon).map_or(3_600_000, |us| us / 1000);
+            sink = sink.with_unique_key(key, horizon_ms).await?;
         }
         ctx.stats.table_opened(&t.name, sink.version());
         tables.insert(t.name.clone(), sink);

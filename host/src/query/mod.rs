@@ -21,7 +21,7 @@ use deltalake::datafusion::common::{DataFusionError, TableReference};
 use deltalake::datafusion::execution::context::SQLOptions;
 use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::lake::{self, CatalogEntry};
+use crate::lake::CatalogEntry;
 
 fn session_config() -> SessionConfig {
     SessionConfig::new().set_bool("datafusion.execution.parquet.schema_force_view_types", false)
@@ -145,7 +145,7 @@ fn split_reference(reference: &str, default: At) -> Result<(&str, At), QueryErro
 
 async fn open_at(root: &Path, entry: &CatalogEntry, at: At) -> Result<DeltaTable, QueryError> {
     let name = &entry.name;
-    let mut table = lake::open_dir(root, &entry.path)
+    let mut table = crate::delta::open(root, &entry.path)
         .await
         .map_err(|e| QueryError::Lake(e.to_string()))?
         .ok_or_else(|| QueryError::Invalid(format!("table {name} has no data yet (no commit so far)")))?;

@@ -14,8 +14,8 @@ pub use table::{TableSink, app_id, replay_app_id};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("Delta table {table}: {source}")]
-    Delta { table: String, source: Box<deltalake::DeltaTableError> },
+    #[error(transparent)]
+    Lake(#[from] crate::delta::DeltaError),
     #[error("Delta table {table}: cannot build Arrow batch: {message}")]
     Arrow { table: String, message: String },
     #[error("Delta table {table}: {message}")]

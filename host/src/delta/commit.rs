@@ -1,0 +1,74 @@
+//! Writing: data files, then one commit carrying them, the writer's `txn` progress and its
+//! commit info. The commit is the only way rows and progress reach a table, so they can never
+//! be stored apart.
+
+use std::collections::HashMap;
+
+use deltalake::DeltaTable;
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::kernel::transaction::{CommitBuilder, CommitConflictError, CommitProperties, TransactionError};
+use deltalake::kernel::{Action, Add, Transaction};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::DeltaTableError;
+
+use super::DeltaError;
+
+/// Writes `batches` as Parquet files of `table` (not yet part of it: see [`commit`]).
+pub async fn write_files(table: &DeltaTable, name: &str, batches: Vec<RecordBatch>) -> Result<Vec<Add>, DeltaError> {
+    let batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+    if batches.is_empty() {
+        return Ok(Vec::new());
+    }
+    let err = DeltaError::delta(name);
+    let mut writer = RecordBatchWriter::for_table(table).map_err(&err)?;
+    for batch in batches {
+        writer.write(batch).await.map_err(&err)?;
+    }
+    writer.flush().await.map_err(&err)
+}
+
+/// Appends `adds` and sets `txns`, with `metadata` in the commit info, in one commit; the
+/// table's loaded state moves to the new version, which is returned.
+///
+/// A commit that lost a race is checked against the winners by delta-rs: appends and
+/// compaction never conflict, and are retried. A winner that set one of the same `txn`
+/// application ids was another writer of this progress: [`DeltaError::AnotherWriter`].
+pub async fn commit(
+    table: &mut DeltaTable,
+    name: &str,
+    adds: Vec<Add>,
+    txns: Vec<Transaction>,
+    metadata: HashMap<String, serde_json::Value>,
+) -> Result<u64, DeltaError> {
+    let err = DeltaError::delta(name);
+    let snapshot = table.snapshot().map_err(&err)?;
+    let partition_by = snapshot.metadata().partition_columns().to_vec();
+    let operation = DeltaOperation::Write {
+        mode: SaveMode::Append,
+        partition_by: (!partition_by.is_empty()).then_some(partition_by),
+        predicate: None,
+    };
+    let apps: Vec<(String, i64)> = txns.iter().map(|t| (t.app_id.clone(), t.version)).collect();
+    let properties = CommitProperties::default().with_metadata(metadata).with_application_transactions(txns);
+    let finalized = CommitBuilder::from(properties)
+        .with_actions(adds.into_iter().map(Action::Add).collect())
+        .build(Some(snapshot), table.log_store(), operation)
+        .await;
+    let finalized = match finalized {
+        Ok(f) => f,
+        Err(DeltaTableError::Transaction {
+            source: TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction),
+        }) => {
+            // Reload to name what the other writer stored.
+            let (app, expected) = apps.first().cloned().unwrap_or_default();
+            let _ = table.update_incremental(None).await;
+            let found = super::progress::stored(table, name, &app).await.ok().flatten();
+            return Err(DeltaError::AnotherWriter { table: name.to_string(), app, expected: Some(expected), found });
+        }
+        Err(e) => return Err(err(e)),
+    };
+    let version = finalized.version();
+    table.state = Some(finalized.snapshot());
+    Ok(version)
+}

@@ -1,0 +1,123 @@
+//! The Delta access layer: the one module that opens, creates, commits to, reads and maintains
+//! Delta tables. Sinks, gold, the state and dead-letter tables, queries and the API all go
+//! through it. Everything is async and goes through the table's own object store (never
+//! `std::fs`), so the same code serves a local lake and one on object storage.
+//!
+//! - [`open`] / [`open_or_create`]: a table by its path under the lake root.
+//! - [`commit`]: data files plus `txn` progress plus commit info, in one atomic commit; a
+//!   concurrent commit by another writer of the same progress stops the writer
+//!   ([`DeltaError::AnotherWriter`]), any other conflict is retried.
+//! - [`progress`]: exactly-once progress (the `txn` application ids, what a table holds, the
+//!   min-over-tables resume position). See ARCHITECTURE, "Progress invariants".
+//! - [`changes`]: what a range of commits added as new data (for gold and other incremental
+//!   readers: compaction is not new data).
+//! - [`scan`]: a table's rows through DataFusion.
+//! - [`maintenance`]: compaction, vacuum, checkpoints and log cleanup, retention, file stats.
+
+pub mod changes;
+pub mod commit;
+pub mod maintenance;
+pub mod progress;
+pub mod scan;
+
+use std::path::Path;
+
+use deltalake::kernel::StructField;
+use deltalake::{DeltaTable, DeltaTableError};
+use url::Url;
+
+pub use commit::{commit, write_files};
+pub use scan::{scan, scan_files};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeltaError {
+    #[error("table {table}: {source}")]
+    Delta { table: String, source: Box<DeltaTableError> },
+    #[error("table {table}: {message}")]
+    Other { table: String, message: String },
+    /// The table holds progress this writer did not commit: a second host or process writes
+    /// the same pipeline into the same lake. Writing on would store records twice.
+    #[error(
+        "table {table}: another writer committed progress for {app} (the table now holds {found:?}, this writer expected {expected:?}); this pipeline stops instead of writing records twice. Run each pipeline on one host per lake, then resume it"
+    )]
+    AnotherWriter { table: String, app: String, expected: Option<i64>, found: Option<i64> },
+}
+
+impl DeltaError {
+    pub fn delta(table: &str) -> impl Fn(DeltaTableError) -> DeltaError + '_ {
+        move |source| DeltaError::Delta { table: table.to_string(), source: Box::new(source) }
+    }
+    pub fn other(table: &str) -> impl Fn(String) -> DeltaError + '_ {
+        move |message| DeltaError::Other { table: table.to_string(), message }
+    }
+}
+
+/// The URL of the table at `relative` under `root` (an absolute `file://` URL for a local
+/// lake; the directory need not exist yet).
+pub fn table_url(root: &Path, relative: &str) -> Result<Url, DeltaError> {
+    let dir = std::path::absolute(root.join(relative))
+        .map_err(|e| DeltaError::Other { table: relative.into(), message: e.to_string() })?;
+    Url::from_directory_path(&dir)
+        .map_err(|_| DeltaError::Other { table: relative.into(), message: format!("{} is not a directory path", dir.display()) })
+}
+
+/// Opens the table at `relative` at its latest version; `None` before its first commit.
+pub async fn open(root: &Path, relative: &str) -> Result<Option<DeltaTable>, DeltaError> {
+    let table = unloaded(root, relative)?;
+    load(table, relative).await
+}
+
+fn unloaded(root: &Path, relative: &str) -> Result<DeltaTable, DeltaError> {
+    let url = table_url(root, relative)?;
+    deltalake::DeltaTableBuilder::from_url(url).and_then(|b| b.build()).map_err(DeltaError::delta(relative))
+}
+
+async fn load(mut table: DeltaTable, name: &str) -> Result<Option<DeltaTable>, DeltaError> {
+    match table.load().await {
+        Ok(()) => Ok(Some(table)),
+        Err(DeltaTableError::NotATable(_)) => Ok(None),
+        Err(e) => Err(DeltaError::delta(name)(e)),
+    }
+}
+
+/// What a table is created with.
+pub struct NewTable {
+    pub name: String,
+    pub columns: Vec<StructField>,
+    pub partition_by: Vec<String>,
+    pub comment: String,
+}
+
+/// Opens the table at `relative`, creating it from `new` when it has no commit yet. Returns
+/// the table and whether it was created.
+pub async fn open_or_create(root: &Path, relative: &str, new: NewTable) -> Result<(DeltaTable, bool), DeltaError> {
+    let table = unloaded(root, relative)?;
+    let blank = table.clone();
+    if let Some(table) = load(table, &new.name).await? {
+        return Ok((table, false));
+    }
+    let url = table_url(root, relative)?;
+    if url.scheme() == "file"
+        && let Ok(dir) = url.to_file_path()
+    {
+        // The local object store creates directories for files it writes, but building the
+        // table checks that its location exists.
+        tokio::fs::create_dir_all(&dir).await.map_err(|e| DeltaError::other(&new.name)(format!("{}: {e}", dir.display())))?;
+    }
+    tracing::info!(table = %new.name, location = %url, "creating Delta table");
+    let table = blank
+        .create()
+        .with_table_name(new.name.clone())
+        .with_columns(new.columns)
+        .with_partition_columns(new.partition_by)
+        .with_comment(new.comment)
+        .await
+        .map_err(DeltaError::delta(&new.name))?;
+    Ok((table, true))
+}
+
+/// The table's column names and types as stored (for schema checks).
+pub fn columns(table: &DeltaTable, name: &str) -> Result<Vec<(String, String)>, DeltaError> {
+    let state = table.snapshot().map_err(DeltaError::delta(name))?;
+    Ok(state.schema().fields().map(|f| (f.name().to_string(), format!("{:?}", f.data_type()))).collect())
+}
