@@ -61,6 +61,12 @@ enum Command {
     /// `finlake fraud eval` (held-out stream, another seed).
     #[command(subcommand)]
     Fraud(cli::fraud::FraudCommand),
+    /// Table maintenance on demand: `finlake lake optimize|vacuum|checkpoint|maintain [TABLE]`.
+    ///
+    /// `finlake run` does the same on a schedule ([maintenance] in pipelines.toml); running
+    /// it by hand while `finlake run` writes is safe (Delta resolves the two writers' commits).
+    #[command(subcommand)]
+    Lake(cli::lake::LakeCommand),
     /// Run only an embedded Kafka-protocol broker (memory only) until Ctrl-C.
     ///
     /// Handy to keep a broker alive while `finlake run` is stopped and restarted.
@@ -89,6 +95,7 @@ fn main() -> std::process::ExitCode {
             Command::Plugin(command) => cli::plugin::run(command).await,
             Command::Dlq(command) => cli::dlq::run(command).await,
             Command::Fraud(command) => tokio::task::block_in_place(|| cli::fraud::run(command)),
+            Command::Lake(command) => cli::lake::run(command).await,
             Command::Broker(args) => cli::run::broker(args).await,
         }
     });

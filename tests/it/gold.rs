@@ -59,7 +59,7 @@ async fn send(producer: &FutureProducer, topic: &str, id: &str, symbol: &str, pr
 
 /// OHLCV per symbol and minute recomputed from silver (late rows excluded), and the gold rows,
 /// both for windows that start before `below_ms`.
-async fn recomputed_and_gold(config: &Config, below_ms: i64) -> (Vec<Value>, Vec<Value>) {
+pub async fn recomputed_and_gold(config: &Config, below_ms: i64) -> (Vec<Value>, Vec<Value>) {
     let below = format!("'{}'", rfc3339(below_ms));
     let silver = sql(
         config,

@@ -7,6 +7,7 @@ mod gold;
 mod hostile;
 mod languages;
 mod live;
+mod maintenance;
 mod plugins;
 mod query;
 mod swap;

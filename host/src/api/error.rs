@@ -110,3 +110,15 @@ impl From<crate::dlq::DlqError> for AppError {
         AppError::internal(e.to_string())
     }
 }
+
+impl From<crate::maintenance::MaintenanceError> for AppError {
+    fn from(e: crate::maintenance::MaintenanceError) -> Self {
+        use crate::maintenance::MaintenanceError as M;
+        let status = match &e {
+            M::UnknownTable { .. } => StatusCode::NOT_FOUND,
+            M::Empty(_) => StatusCode::CONFLICT,
+            M::Lake(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        AppError::new(status, e.to_string())
+    }
+}

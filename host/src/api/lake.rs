@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use finlake_api::{Commit, ErrorBody, QueryColumn, QueryRequest, QueryResponse, TableInfo};
+use finlake_api::{Commit, ErrorBody, MaintenanceReport, QueryColumn, QueryRequest, QueryResponse, TableInfo};
 
 use super::{AppError, AppState};
 use crate::lake;
@@ -111,4 +111,26 @@ pub(super) async fn query(
         versions: out.versions,
         elapsed_ms: out.elapsed.as_millis() as u64,
     }))
+}
+
+/// Compacts a table's small files now (as the maintenance schedule does), plus retention,
+/// vacuum and a checkpoint when due; answers what it did.
+#[utoipa::path(post, path = "/api/tables/{name}/optimize", tag = "lake",
+    params(("name" = String, Path, description = "The table name")),
+    responses((status = 200, body = MaintenanceReport), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 500, body = ErrorBody)))]
+pub(super) async fn optimize(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<MaintenanceReport>, AppError> {
+    let config = state.control.config();
+    let report = state.control.maintenance.run_table(&config, &name, crate::delta::maintenance::Steps::ALL).await?;
+    Ok(Json(report))
+}
+
+/// The last maintenance run of every table: when, what it did, files before and after.
+#[utoipa::path(get, path = "/api/maintenance", tag = "lake",
+    responses((status = 200, body = Vec<MaintenanceReport>)))]
+pub(super) async fn maintenance(State(state): State<AppState>) -> Json<Vec<MaintenanceReport>> {
+    Json(state.control.maintenance.reports())
 }

@@ -100,6 +100,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/config", put(control::put_config))
         .route("/api/pipelines/{name}/resume", post(control::resume))
         .route("/api/dead-letters/replay", post(control::replay_dead_letters))
+        .route("/api/tables/{name}/optimize", post(lake::optimize))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     let api = Router::new()
         .route("/api/health", get(status::health))
@@ -112,6 +113,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/tables", get(lake::tables))
         .route("/api/tables/{name}/history", get(lake::table_history))
         .route("/api/query", post(lake::query))
+        .route("/api/maintenance", get(lake::maintenance))
         .route("/api/fraud/models", get(status::fraud_models))
         .route("/api/events", get(events::feed))
         .route("/api/openapi.json", get(openapi::document))

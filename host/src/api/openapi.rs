@@ -29,6 +29,8 @@ use utoipa::OpenApi;
         super::lake::tables,
         super::lake::table_history,
         super::lake::query,
+        super::lake::optimize,
+        super::lake::maintenance,
         super::events::feed,
     ),
     components(schemas(

@@ -3,6 +3,7 @@
 
 pub mod dlq;
 pub mod fraud;
+pub mod lake;
 pub mod plugin;
 pub mod produce;
 pub mod query;

@@ -63,8 +63,20 @@ pub fn table_url(root: &Path, relative: &str) -> Result<Url, DeltaError> {
 
 /// Opens the table at `relative` at its latest version; `None` before its first commit.
 pub async fn open(root: &Path, relative: &str) -> Result<Option<DeltaTable>, DeltaError> {
+    if local_dir(root, relative).await?.is_some_and(|(_, exists)| !exists) {
+        return Ok(None);
+    }
     let table = unloaded(root, relative)?;
     load(table, relative).await
+}
+
+/// For a local lake: the table's directory and whether it exists (object stores have no
+/// directories: a missing table there is simply one without a log).
+async fn local_dir(root: &Path, relative: &str) -> Result<Option<(std::path::PathBuf, bool)>, DeltaError> {
+    let url = table_url(root, relative)?;
+    let Ok(dir) = url.to_file_path() else { return Ok(None) };
+    let exists = tokio::fs::try_exists(&dir).await.unwrap_or(false);
+    Ok(Some((dir, exists)))
 }
 
 fn unloaded(root: &Path, relative: &str) -> Result<DeltaTable, DeltaError> {
@@ -91,19 +103,16 @@ pub struct NewTable {
 /// Opens the table at `relative`, creating it from `new` when it has no commit yet. Returns
 /// the table and whether it was created.
 pub async fn open_or_create(root: &Path, relative: &str, new: NewTable) -> Result<(DeltaTable, bool), DeltaError> {
+    if let Some((dir, false)) = local_dir(root, relative).await? {
+        // Loading a local table checks that its directory exists.
+        tokio::fs::create_dir_all(&dir).await.map_err(|e| DeltaError::other(&new.name)(format!("{}: {e}", dir.display())))?;
+    }
     let table = unloaded(root, relative)?;
     let blank = table.clone();
     if let Some(table) = load(table, &new.name).await? {
         return Ok((table, false));
     }
     let url = table_url(root, relative)?;
-    if url.scheme() == "file"
-        && let Ok(dir) = url.to_file_path()
-    {
-        // The local object store creates directories for files it writes, but building the
-        // table checks that its location exists.
-        tokio::fs::create_dir_all(&dir).await.map_err(|e| DeltaError::other(&new.name)(format!("{}: {e}", dir.display())))?;
-    }
     tracing::info!(table = %new.name, location = %url, "creating Delta table");
     let table = blank
         .create()
@@ -121,3 +130,6 @@ pub fn columns(table: &DeltaTable, name: &str) -> Result<Vec<(String, String)>, 
     let state = table.snapshot().map_err(DeltaError::delta(name))?;
     Ok(state.schema().fields().map(|f| (f.name().to_string(), format!("{:?}", f.data_type()))).collect())
 }
+
+#[cfg(test)]
+mod tests;

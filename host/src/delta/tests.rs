@@ -1,0 +1,106 @@
+//! The access layer on real Delta tables in a temporary directory.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::maintenance::{self, Policy, Retention, Steps};
+use super::{DeltaError, progress};
+use crate::sink::{SinkError, TableSink};
+
+fn policy() -> Policy {
+    Policy {
+        target_file_bytes: 128 << 20,
+        small_file_bytes: 16 << 20,
+        min_small_files: 2,
+        time_travel_ms: 0,
+        checkpoint_every: 10,
+        dead_letter_retention_ms: 0,
+        state_snapshots: 2,
+    }
+}
+
+async fn sink(root: &std::path::Path, pipeline: &str) -> TableSink {
+    TableSink::open(root, "t", "t", crate::sink::dead_letter_schema(), pipeline, "cluster/topic", &[0])
+        .await
+        .unwrap()
+}
+
+fn log_entries(root: &std::path::Path) -> usize {
+    std::fs::read_dir(root.join("t/_delta_log"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".json"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_and_log_cleanup_bound_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = sink(dir.path(), "p").await;
+    let meta = HashMap::new();
+    for offset in 0..120 {
+        s.commit(&BTreeMap::from([(0, offset)]), &meta).await.unwrap();
+    }
+    let table = super::open(dir.path(), "t").await.unwrap().unwrap();
+    assert_eq!(table.version(), Some(120));
+    // delta-rs checkpoints by itself every 100 commits (delta.checkpointInterval).
+    assert_eq!(maintenance::last_checkpoint(&table).await, Some(99));
+    assert_eq!(log_entries(dir.path()), 121);
+    // Ours: a checkpoint at 120 (20 commits since 99 ≥ 10), then the log it covers is dropped
+    // (a zero horizon here; the config's is at least a minute).
+    let report = maintenance::run(table, "t", Retention::None, &policy(), Steps::ALL).await.unwrap();
+    assert_eq!(report.error, None);
+    assert_eq!(report.checkpoint, Some(120));
+    assert!(report.log_entries_removed >= 100, "{report:?}");
+    assert!(log_entries(dir.path()) <= 2, "{} log entries left", log_entries(dir.path()));
+    // The table opens from the checkpoint with its progress intact.
+    let reopened = sink(dir.path(), "p").await;
+    assert_eq!(reopened.committed(0), Some(119));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_writer_of_the_same_progress_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = HashMap::new();
+    let mut first = sink(dir.path(), "p").await;
+    first.commit(&BTreeMap::from([(0, 10)]), &meta).await.unwrap();
+    // A second process opens the same table for the same pipeline, then both write.
+    let mut second = sink(dir.path(), "p").await;
+    assert_eq!(second.committed(0), Some(10));
+    first.commit(&BTreeMap::from([(0, 20)]), &meta).await.unwrap();
+    let err = second.commit(&BTreeMap::from([(0, 15)]), &meta).await.unwrap_err();
+    let SinkError::Lake(DeltaError::AnotherWriter { found, expected, .. }) = &err else {
+        panic!("expected AnotherWriter, got {err}");
+    };
+    assert_eq!((*expected, *found), (Some(15), Some(20)));
+    assert!(err.to_string().contains("another writer"), "{err}");
+    // The table holds the first writer's progress only.
+    let table = super::open(dir.path(), "t").await.unwrap().unwrap();
+    let stored = progress::stored(&table, "t", &progress::app_id("p", "cluster/topic", 0)).await.unwrap();
+    assert_eq!(stored, Some(20));
+    // A different pipeline's progress in the same table is no conflict.
+    let mut other = sink(dir.path(), "q").await;
+    other.commit(&BTreeMap::from([(0, 5)]), &meta).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_keeps_the_newest_state_snapshots_per_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut s = TableSink::open(root, "st", "st", crate::sink::state::state_schema(), "p", "c/t", &[0]).await.unwrap();
+    for i in 0..5u8 {
+        for stage in ["a", "b"] {
+            crate::sink::state::append_snapshot(s.buffer_mut(), stage, "plugin", "1.0.0", vec![i; 4]);
+        }
+        s.commit(&BTreeMap::from([(0, i as i64)]), &HashMap::new()).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let table = super::open(root, "st").await.unwrap().unwrap();
+    let report = maintenance::run(table, "st", Retention::StateSnapshots, &policy(), Steps::ALL).await.unwrap();
+    assert_eq!(report.error, None);
+    assert_eq!(report.rows_deleted, 6, "{report:?}");
+    let table = super::open(root, "st").await.unwrap().unwrap();
+    let rows: usize = super::scan(&table, &[]).await.unwrap().iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, 4);
+    let latest = crate::sink::state::latest_snapshots(&table, "st").await.unwrap();
+    assert_eq!(latest["a"].bytes, vec![4; 4]);
+    assert_eq!(latest["b"].bytes, vec![4; 4]);
+}
