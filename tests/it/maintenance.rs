@@ -108,7 +108,7 @@ async fn a_duplicate_within_the_dedup_horizon_is_dropped_and_one_beyond_it_is_wr
     trades_config(dir.path(), &topic);
     let path = dir.path().join("pipelines.toml");
     let mut config = Config::load(&path).unwrap();
-    config.tables.iter_mut().find(|t| t.name == "silver_trades").unwrap().dedup_horizon = "4s".into();
+    config.tables.iter_mut().find(|t| t.name == "silver_trades").unwrap().dedup_horizon = "15s".into();
     std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
     let config = Config::load(&path).unwrap();
     let producer = create_producer(&brokers, &Default::default()).unwrap();
@@ -122,6 +122,7 @@ async fn a_duplicate_within_the_dedup_horizon_is_dropped_and_one_beyond_it_is_wr
         }
     };
     let service = Service::start(config.clone(), brokers.clone()).await.unwrap();
+    let first = std::time::Instant::now();
     send("t-1").await;
     send("t-1").await;
     wait_until(Duration::from_secs(30), "two records in bronze", || async {
@@ -136,9 +137,11 @@ async fn a_duplicate_within_the_dedup_horizon_is_dropped_and_one_beyond_it_is_wr
         count(&config, "SELECT count(*) FROM bronze_trades").await == 3
     })
     .await;
+    let within = first.elapsed();
+    assert!(within < Duration::from_secs(14), "the restart took {within:?}: not within the horizon any more");
     assert_eq!(count(&config, "SELECT count(*) FROM silver_trades").await, 1, "duplicates within the horizon are dropped");
     // Beyond the horizon (the documented limit): the same trade id is new again.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    tokio::time::sleep(Duration::from_secs(18)).await;
     send("t-1").await;
     wait_until(Duration::from_secs(30), "the late duplicate in silver", || async {
         count(&config, "SELECT count(*) FROM silver_trades").await == 2
