@@ -74,7 +74,7 @@ async fn open(root: &Path, entry: &CatalogEntry) -> Result<Option<DeltaTable>, L
 }
 
 /// Schema, version, file count, rows (from the Parquet footers) and bytes of one table.
-pub async fn describe(root: &Path, entry: &CatalogEntry) -> Result<TableInfo, LakeError> {
+pub async fn describe(root: &Path, entry: &CatalogEntry, small_file_bytes: u64) -> Result<TableInfo, LakeError> {
     let mut info = TableInfo {
         name: entry.name.clone(),
         layer: entry.layer.clone(),
@@ -84,6 +84,7 @@ pub async fn describe(root: &Path, entry: &CatalogEntry) -> Result<TableInfo, La
         columns: vec![],
         partition_by: vec![],
         files: 0,
+        small_files: 0,
         rows: 0,
         bytes: 0,
     };
@@ -103,6 +104,7 @@ pub async fn describe(root: &Path, entry: &CatalogEntry) -> Result<TableInfo, La
     for file in state.log_data() {
         info.files += 1;
         info.bytes += file.size().max(0) as u64;
+        info.small_files += u64::from((file.size().max(0) as u64) < small_file_bytes);
         match file.num_records() {
             Some(n) => info.rows += n as u64,
             None => unknown.push(table.log_store().to_uri(&file.object_store_path())),

@@ -32,6 +32,9 @@ pub struct TableInfo {
     pub columns: Vec<Column>,
     pub partition_by: Vec<String>,
     pub files: u64,
+    /// Files under `[maintenance] small_file_mb`: what compaction will bin-pack.
+    #[serde(default)]
+    pub small_files: u64,
     pub rows: u64,
     pub bytes: u64,
 }

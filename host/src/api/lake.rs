@@ -19,9 +19,10 @@ pub(super) async fn tables(
     let (catalog, root) = (state.control.catalog(), state.control.config().lake.root.clone());
     let offset = params.offset.map_or(0, |o| usize::try_from(o).unwrap_or(usize::MAX));
     let limit = params.limit.unwrap_or(200).clamp(1, 1000) as usize;
+    let small = state.control.config().maintenance.small_file_mb << 20;
     let mut out = Vec::new();
     for entry in catalog.iter().skip(offset).take(limit) {
-        out.push(lake::describe(&root, entry).await?);
+        out.push(lake::describe(&root, entry, small).await?);
     }
     Ok(Json(out))
 }
