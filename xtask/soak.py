@@ -158,6 +158,7 @@ def exactly_once():
 
 # --- the run -------------------------------------------------------------------------------
 (work / "pipelines.toml").write_text(config_text())
+shutil.copytree(ROOT / "models", work / "models")  # the fraud scorer's model, relative to the config
 broker = subprocess.Popen([BIN, "broker", "--topics", "stock-trades,crypto-prices,bank-transactions",
                            "--partitions", "3", "--address-file", str(work / "addr")],
                           stdout=subprocess.DEVNULL, stderr=open(work / "broker.log", "w"))
@@ -198,11 +199,19 @@ try:
     restart_log = work / "restart.log"
     started = time.time()
     run, log = start("restart.log")
-    first_commit = None
+    first_commit, ready, assigned = None, None, None
     while time.time() - started < 120 and first_commit is None:
-        if "window committed" in restart_log.read_text(errors="replace"):
-            first_commit = time.time() - started
-        time.sleep(0.05)
+        text = restart_log.read_text(errors="replace")
+        now = time.time() - started
+        # Ready: every pipeline has opened its tables, read its progress, restored its state
+        # and loaded its unique keys (the part that could grow with history).
+        if ready is None and text.count("resuming from Delta offsets") >= 3:
+            ready = now
+        if assigned is None and "partition assigned" in text:
+            assigned = now
+        if "window committed" in text:
+            first_commit = now
+        time.sleep(0.02)
     time.sleep(5)
     key_loads = re.findall(r"unique key loaded.*", restart_log.read_text(errors="replace"))
     stop(run)
@@ -255,7 +264,9 @@ if first_commit is None:
     failures.append("no commit within 120 s of the restart")
     lines.append("- restart: no commit within 120 s")
 else:
-    lines.append(f"- restart to first commit: {first_commit:.2f} s (target <= 5 s)")
+    lines.append(f"- restart to first commit: {first_commit:.2f} s (target <= 5 s); every pipeline ready "
+                 f"(tables, progress, state, unique keys) after {ready or float('nan'):.2f} s, first partition "
+                 f"assigned by the consumer group after {assigned or float('nan'):.2f} s")
     if first_commit > 5:
         failures.append(f"restart took {first_commit:.2f} s to its first commit")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -37,5 +37,8 @@ step "fuzz smoke: config, batch result, JSON rows (15 s each; xtask/fuzz.sh for 
 step "interop: Python deltalake reads what finlake wrote"
 "$ROOT/xtask/interop.sh"
 
+step "soak smoke: 2 min at 10x the demo rates (xtask/soak.sh 30 for the full run)"
+FINLAKE_SKIP_BUILD=1 "$ROOT/xtask/soak.sh" 2
+
 "$ROOT/xtask/browser-test.sh"
 echo "all checks passed"

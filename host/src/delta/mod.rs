@@ -63,20 +63,21 @@ pub fn table_url(root: &Path, relative: &str) -> Result<Url, DeltaError> {
 
 /// Opens the table at `relative` at its latest version; `None` before its first commit.
 pub async fn open(root: &Path, relative: &str) -> Result<Option<DeltaTable>, DeltaError> {
-    if local_dir(root, relative).await?.is_some_and(|(_, exists)| !exists) {
+    if local_dir(root, relative).await?.is_some_and(|(_, has_log)| !has_log) {
         return Ok(None);
     }
     let table = unloaded(root, relative)?;
     load(table, relative).await
 }
 
-/// For a local lake: the table's directory and whether it exists (object stores have no
-/// directories: a missing table there is simply one without a log).
+/// For a local lake: the table's directory and whether it has a log yet. (Loading a local
+/// directory without one fails loudly in delta-rs, and one that does not exist fails; object
+/// stores have no directories, and a missing table there is simply one without a log.)
 async fn local_dir(root: &Path, relative: &str) -> Result<Option<(std::path::PathBuf, bool)>, DeltaError> {
     let url = table_url(root, relative)?;
     let Ok(dir) = url.to_file_path() else { return Ok(None) };
-    let exists = tokio::fs::try_exists(&dir).await.unwrap_or(false);
-    Ok(Some((dir, exists)))
+    let has_log = tokio::fs::try_exists(dir.join("_delta_log")).await.unwrap_or(false);
+    Ok(Some((dir, has_log)))
 }
 
 fn unloaded(root: &Path, relative: &str) -> Result<DeltaTable, DeltaError> {
@@ -103,13 +104,15 @@ pub struct NewTable {
 /// Opens the table at `relative`, creating it from `new` when it has no commit yet. Returns
 /// the table and whether it was created.
 pub async fn open_or_create(root: &Path, relative: &str, new: NewTable) -> Result<(DeltaTable, bool), DeltaError> {
-    if let Some((dir, false)) = local_dir(root, relative).await? {
-        // Loading a local table checks that its directory exists.
-        tokio::fs::create_dir_all(&dir).await.map_err(|e| DeltaError::other(&new.name)(format!("{}: {e}", dir.display())))?;
+    let local = local_dir(root, relative).await?;
+    if let Some((dir, false)) = &local {
+        tokio::fs::create_dir_all(dir).await.map_err(|e| DeltaError::other(&new.name)(format!("{}: {e}", dir.display())))?;
     }
     let table = unloaded(root, relative)?;
     let blank = table.clone();
-    if let Some(table) = load(table, &new.name).await? {
+    if !matches!(local, Some((_, false)))
+        && let Some(table) = load(table, &new.name).await?
+    {
         return Ok((table, false));
     }
     let url = table_url(root, relative)?;

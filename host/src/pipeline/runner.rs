@@ -51,6 +51,9 @@ impl From<rdkafka::error::KafkaError> for PipelineError {
     }
 }
 
+/// Longest wait before the first commit of a run (shorter than `flush.max_latency_ms`).
+const FIRST_WINDOW_MS: u64 = 1000;
+
 /// Everything a pipeline needs from the process.
 #[derive(Clone)]
 pub struct PipelineContext {
@@ -167,6 +170,7 @@ pub async fn run_pipeline(
         consumer: &consumer,
         processed: BTreeMap::new(),
         window_started: None,
+        committed_once: false,
         metadata: HashMap::new(),
         held: None,
         last_sample: None,
@@ -216,7 +220,13 @@ pub async fn run_pipeline(
         }
 
         let (rows, bytes) = run.sinks.buffered();
-        let due = run.window_started.is_some_and(|t| t.elapsed() >= Duration::from_millis(p.flush.max_latency_ms))
+        // The first window after a start commits within a second: a restart shows progress
+        // (and the dashboard fresh rows) without waiting a whole flush interval.
+        let latency = match run.committed_once {
+            true => p.flush.max_latency_ms,
+            false => p.flush.max_latency_ms.min(FIRST_WINDOW_MS),
+        };
+        let due = run.window_started.is_some_and(|t| t.elapsed() >= Duration::from_millis(latency))
             || rows >= p.flush.max_records
             || bytes >= p.flush.max_bytes;
         if due || stopping {
@@ -242,6 +252,8 @@ pub(super) struct Runner<'a> {
     /// Highest offset per partition processed into the buffers since the last commit.
     processed: BTreeMap<i32, i64>,
     window_started: Option<Instant>,
+    /// Whether a window was committed since this run started.
+    committed_once: bool,
     /// Commit info: the pipeline and the plugin version of every stage.
     pub(super) metadata: HashMap<String, serde_json::Value>,
     /// Paused: the batch every attempt failed on, kept (not committed) until resumed.
@@ -434,6 +446,7 @@ impl Runner<'_> {
             *e = (*e).max(o);
         }
         self.window_started = None;
+        self.committed_once = true;
         self.commit_state(false).await?;
         Ok(rows)
     }
