@@ -66,7 +66,12 @@ impl Maintenance {
     }
 
     /// Runs `steps` on the table named `name`.
-    pub async fn run_table(&self, config: &Config, name: &str, steps: Steps) -> Result<MaintenanceReport, MaintenanceError> {
+    pub async fn run_table(
+        &self,
+        config: &Config,
+        name: &str,
+        steps: Steps,
+    ) -> Result<MaintenanceReport, MaintenanceError> {
         let all = targets(config);
         let target = all.iter().find(|t| t.name == name).ok_or_else(|| MaintenanceError::UnknownTable {
             name: name.to_string(),
@@ -90,7 +95,12 @@ impl Maintenance {
         out
     }
 
-    async fn run_target(&self, config: &Config, target: &Target, steps: Steps) -> Result<Option<MaintenanceReport>, MaintenanceError> {
+    async fn run_target(
+        &self,
+        config: &Config,
+        target: &Target,
+        steps: Steps,
+    ) -> Result<Option<MaintenanceReport>, MaintenanceError> {
         let Some(table) = delta::open(&config.lake.root, &target.path).await? else { return Ok(None) };
         let policy = Policy::from(&config.maintenance);
         let report = ops::run(table, &target.name, target.retention, &policy, steps).await?;
@@ -110,7 +120,8 @@ fn publish(r: &MaintenanceReport) {
     metrics::gauge!("finlake_table_files", "table" => t()).set(r.files_after as f64);
     metrics::gauge!("finlake_table_small_files", "table" => t()).set(r.small_files_after as f64);
     metrics::gauge!("finlake_table_bytes", "table" => t()).set(r.bytes_after as f64);
-    metrics::gauge!("finlake_maintenance_last_run_timestamp_seconds", "table" => t()).set(r.finished_at_ms as f64 / 1e3);
+    metrics::gauge!("finlake_maintenance_last_run_timestamp_seconds", "table" => t())
+        .set(r.finished_at_ms as f64 / 1e3);
     metrics::counter!("finlake_maintenance_files_compacted_total", "table" => t()).increment(r.files_compacted);
     metrics::counter!("finlake_maintenance_files_vacuumed_total", "table" => t()).increment(r.files_vacuumed);
     metrics::counter!("finlake_maintenance_rows_deleted_total", "table" => t()).increment(r.rows_deleted);

@@ -65,21 +65,26 @@ async fn gold_and_silver_stay_exact_while_maintenance_compacts_the_tables() {
     let silver = finlake::delta::open(&config.lake.root, "silver/trades").await.unwrap().unwrap();
     let optimized: Vec<_> = futures::TryStreamExt::try_collect(silver.history(None)).await.unwrap();
     let optimize_commits = optimized.iter().filter(|c| c.operation.as_deref() == Some("OPTIMIZE")).count();
-    assert!(optimize_commits >= 2, "expected silver to be compacted while written, got {optimize_commits} OPTIMIZE commits");
+    assert!(
+        optimize_commits >= 2,
+        "expected silver to be compacted while written, got {optimize_commits} OPTIMIZE commits"
+    );
     let max_ms = count(&config, "SELECT CAST(max(event_time) AS BIGINT) / 1000 FROM silver_trades").await;
     let closed_below = (max_ms - 10_000) / 60_000 * 60_000;
     let below = format!("'{}'", chrono::DateTime::from_timestamp_millis(closed_below).unwrap().to_rfc3339());
     let in_closed = count(&config, &format!("SELECT count(*) FROM silver_trades WHERE event_time < {below}")).await;
     wait_until(Duration::from_secs(60), "gold + late to cover every closed window", || async {
         let gold = count(&config, "SELECT CAST(sum(trades) AS BIGINT) FROM gold_trades_1m").await;
-        let late = count(&config, &format!("SELECT count(*) FROM gold_trades_1m_late WHERE event_time < {below}")).await;
+        let late =
+            count(&config, &format!("SELECT count(*) FROM gold_trades_1m_late WHERE event_time < {below}")).await;
         gold + late == in_closed
     })
     .await;
     let reports = service.control.maintenance.reports();
     service.shutdown().await;
     let windows = count(&config, "SELECT count(*) FROM gold_trades_1m").await;
-    let distinct = count(&config, "SELECT count(*) FROM (SELECT DISTINCT symbol, window_start FROM gold_trades_1m)").await;
+    let distinct =
+        count(&config, "SELECT count(*) FROM (SELECT DISTINCT symbol, window_start FROM gold_trades_1m)").await;
     assert_eq!(windows, distinct, "a window was written twice");
     let (recomputed, gold) = crate::gold::recomputed_and_gold(&config, closed_below).await;
     assert_eq!(recomputed, gold, "gold OHLCV must equal the recomputation from silver across compactions");
@@ -94,7 +99,11 @@ async fn gold_and_silver_stay_exact_while_maintenance_compacts_the_tables() {
     println!("silver after the run: {stats:?}; reports: {}", reports.len());
     assert!(stats.files <= 5 * 4, "silver holds {} files for 5 symbols", stats.files);
     let checkpoint = maintenance::last_checkpoint(&silver).await.expect("a checkpoint");
-    assert!(silver.version().unwrap() < checkpoint + 5 + 20, "checkpoint v{checkpoint} is far behind v{:?}", silver.version());
+    assert!(
+        silver.version().unwrap() < checkpoint + 5 + 20,
+        "checkpoint v{checkpoint} is far behind v{:?}",
+        silver.version()
+    );
     assert!(reports.iter().any(|r| r.table == "silver_trades"), "the schedule reported on silver_trades");
     drop(broker);
 }
@@ -139,7 +148,11 @@ async fn a_duplicate_within_the_dedup_horizon_is_dropped_and_one_beyond_it_is_wr
     .await;
     let within = first.elapsed();
     assert!(within < Duration::from_secs(14), "the restart took {within:?}: not within the horizon any more");
-    assert_eq!(count(&config, "SELECT count(*) FROM silver_trades").await, 1, "duplicates within the horizon are dropped");
+    assert_eq!(
+        count(&config, "SELECT count(*) FROM silver_trades").await,
+        1,
+        "duplicates within the horizon are dropped"
+    );
     // Beyond the horizon (the documented limit): the same trade id is new again.
     tokio::time::sleep(Duration::from_secs(18)).await;
     send("t-1").await;

@@ -100,9 +100,10 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
     ];
     for (key, text, least) in durations {
         match parse_duration_us(text) {
-            Ok(us) if us < least => {
-                r.add(&[Key("maintenance"), Key(key)], format!("maintenance.{key} must be at least {}s", least / 1_000_000))
-            }
+            Ok(us) if us < least => r.add(
+                &[Key("maintenance"), Key(key)],
+                format!("maintenance.{key} must be at least {}s", least / 1_000_000),
+            ),
             Ok(_) => {}
             Err(e) => r.add(&[Key("maintenance"), Key(key)], e),
         }
@@ -117,7 +118,10 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
         r.add(&[Key("maintenance"), Key("min_small_files")], "maintenance.min_small_files must be at least 2");
     }
     if !(1..=1000).contains(&m.checkpoint_every) {
-        r.add(&[Key("maintenance"), Key("checkpoint_every")], "maintenance.checkpoint_every must be between 1 and 1000");
+        r.add(
+            &[Key("maintenance"), Key("checkpoint_every")],
+            "maintenance.checkpoint_every must be between 1 and 1000",
+        );
     }
     if m.state_snapshots == 0 {
         r.add(&[Key("maintenance"), Key("state_snapshots")], "maintenance.state_snapshots must be at least 1");

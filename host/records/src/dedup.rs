@@ -49,7 +49,9 @@ impl RecentKeys {
             return false;
         }
         let start = at_ms.div_euclid(self.bucket_ms) * self.bucket_ms;
-        if self.buckets.first_key_value().is_some_and(|(&oldest, _)| start < oldest) && self.newest_ms() - at_ms > self.horizon_ms {
+        if self.buckets.first_key_value().is_some_and(|(&oldest, _)| start < oldest)
+            && self.newest_ms() - at_ms > self.horizon_ms
+        {
             // Older than everything kept: it would be dropped at once.
             return true;
         }

@@ -41,7 +41,8 @@ pub async fn data_added(table: &DeltaTable, name: &str, after: u64, latest: u64)
             if let Action::Add(add) = action
                 && add.data_change
             {
-                let path = deltalake::Path::from_url_path(&add.path).map_err(|e| DeltaError::other(name)(e.to_string()))?;
+                let path =
+                    deltalake::Path::from_url_path(&add.path).map_err(|e| DeltaError::other(name)(e.to_string()))?;
                 added.push(store.to_uri(&path));
             }
         }

@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 
 use deltalake::DeltaTable;
+use deltalake::DeltaTableError;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::kernel::transaction::{CommitBuilder, CommitConflictError, CommitProperties, TransactionError};
 use deltalake::kernel::{Action, Add, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
-use deltalake::DeltaTableError;
 
 use super::DeltaError;
 

@@ -184,7 +184,13 @@ pub async fn optimize(table: DeltaTable, name: &str, policy: &Policy) -> Result<
         .with_max_concurrent_tasks(1)
         .await
         .map_err(DeltaError::delta(name))?;
-    tracing::info!(table = name, removed = metrics.num_files_removed, added = metrics.num_files_added, partitions = metrics.partitions_optimized, "compacted small files");
+    tracing::info!(
+        table = name,
+        removed = metrics.num_files_removed,
+        added = metrics.num_files_added,
+        partitions = metrics.partitions_optimized,
+        "compacted small files"
+    );
     Ok((table, metrics.num_files_removed, metrics.num_files_added))
 }
 
@@ -226,14 +232,18 @@ pub async fn checkpoint(table: &mut DeltaTable, name: &str, policy: &Policy) -> 
         written = Some(version);
     }
     let cutoff = chrono::Utc::now().timestamp_millis() - policy.time_travel_ms;
-    let removed =
-        deltalake::checkpoints::cleanup_expired_logs_for(version, table.log_store().as_ref(), cutoff, None)
-            .await
-            .map_err(DeltaError::delta(name))? as u64;
+    let removed = deltalake::checkpoints::cleanup_expired_logs_for(version, table.log_store().as_ref(), cutoff, None)
+        .await
+        .map_err(DeltaError::delta(name))? as u64;
     Ok((written, removed))
 }
 
-async fn retention(table: DeltaTable, name: &str, kind: Retention, policy: &Policy) -> Result<(DeltaTable, u64), DeltaError> {
+async fn retention(
+    table: DeltaTable,
+    name: &str,
+    kind: Retention,
+    policy: &Policy,
+) -> Result<(DeltaTable, u64), DeltaError> {
     let ts = |us: i64| lit(ScalarValue::TimestampMicrosecond(Some(us), Some("UTC".into())));
     let predicate = match kind {
         Retention::None => return Ok((table, 0)),
@@ -246,11 +256,18 @@ async fn retention(table: DeltaTable, name: &str, kind: Retention, policy: &Poli
             let batches = super::scan(&table, &["stage", "taken_at"]).await.map_err(DeltaError::other(name))?;
             let mut times = std::collections::BTreeMap::<String, Vec<i64>>::new();
             for b in &batches {
-                let (Some(stage), Some(taken)) = (b.column_by_name("stage"), b.column_by_name("taken_at")) else { continue };
-                let stage = deltalake::arrow::compute::cast(stage, &DataType::Utf8).map_err(|e| DeltaError::other(name)(e.to_string()))?;
-                let taken = deltalake::arrow::compute::cast(taken, &DataType::Int64).map_err(|e| DeltaError::other(name)(e.to_string()))?;
+                let (Some(stage), Some(taken)) = (b.column_by_name("stage"), b.column_by_name("taken_at")) else {
+                    continue;
+                };
+                let stage = deltalake::arrow::compute::cast(stage, &DataType::Utf8)
+                    .map_err(|e| DeltaError::other(name)(e.to_string()))?;
+                let taken = deltalake::arrow::compute::cast(taken, &DataType::Int64)
+                    .map_err(|e| DeltaError::other(name)(e.to_string()))?;
                 for i in (0..b.num_rows()).filter(|&i| stage.is_valid(i) && taken.is_valid(i)) {
-                    times.entry(stage.as_string::<i32>().value(i).to_string()).or_default().push(taken.as_primitive::<Int64Type>().value(i));
+                    times
+                        .entry(stage.as_string::<i32>().value(i).to_string())
+                        .or_default()
+                        .push(taken.as_primitive::<Int64Type>().value(i));
                 }
             }
             times

@@ -57,8 +57,10 @@ impl DeltaError {
 pub fn table_url(root: &Path, relative: &str) -> Result<Url, DeltaError> {
     let dir = std::path::absolute(root.join(relative))
         .map_err(|e| DeltaError::Other { table: relative.into(), message: e.to_string() })?;
-    Url::from_directory_path(&dir)
-        .map_err(|_| DeltaError::Other { table: relative.into(), message: format!("{} is not a directory path", dir.display()) })
+    Url::from_directory_path(&dir).map_err(|_| DeltaError::Other {
+        table: relative.into(),
+        message: format!("{} is not a directory path", dir.display()),
+    })
 }
 
 /// Opens the table at `relative` at its latest version; `None` before its first commit.
@@ -106,7 +108,9 @@ pub struct NewTable {
 pub async fn open_or_create(root: &Path, relative: &str, new: NewTable) -> Result<(DeltaTable, bool), DeltaError> {
     let local = local_dir(root, relative).await?;
     if let Some((dir, false)) = &local {
-        tokio::fs::create_dir_all(dir).await.map_err(|e| DeltaError::other(&new.name)(format!("{}: {e}", dir.display())))?;
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| DeltaError::other(&new.name)(format!("{}: {e}", dir.display())))?;
     }
     let table = unloaded(root, relative)?;
     let blank = table.clone();

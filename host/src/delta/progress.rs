@@ -123,10 +123,7 @@ impl Progress {
 /// offset the tables hold; a partition some table holds nothing of is absent (it starts per
 /// the consumer's policy, and each table then skips what it has).
 pub fn resume_positions(tables: &[&Progress], partitions: &[i32]) -> BTreeMap<i32, i64> {
-    partitions
-        .iter()
-        .filter_map(|&p| tables.iter().map(|t| t.committed(p)).min().flatten().map(|o| (p, o)))
-        .collect()
+    partitions.iter().filter_map(|&p| tables.iter().map(|t| t.committed(p)).min().flatten().map(|o| (p, o))).collect()
 }
 
 /// Where the tables that hold offsets are, per partition (the lowest): the position a table

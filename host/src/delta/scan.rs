@@ -26,7 +26,8 @@ pub async fn scan_files(
     if files.is_empty() || table.version().is_none() {
         return Ok(Vec::new());
     }
-    let provider = table.table_provider().with_file_paths(files).await.map_err(|e| DeltaError::other(name)(e.to_string()))?;
+    let provider =
+        table.table_provider().with_file_paths(files).await.map_err(|e| DeltaError::other(name)(e.to_string()))?;
     collect(provider, columns).await.map_err(DeltaError::other(name))
 }
 
@@ -61,7 +62,8 @@ pub async fn count_rows(table: &DeltaTable, name: &str, files: Vec<String>) -> R
     if files.is_empty() {
         return Ok(0);
     }
-    let provider = table.table_provider().with_file_paths(files).await.map_err(|e| DeltaError::other(name)(e.to_string()))?;
+    let provider =
+        table.table_provider().with_file_paths(files).await.map_err(|e| DeltaError::other(name)(e.to_string()))?;
     let ctx = crate::query::session();
     let frame = ctx.read_table(provider).map_err(|e| DeltaError::other(name)(e.to_string()))?;
     frame.count().await.map(|n| n as u64).map_err(|e| DeltaError::other(name)(e.to_string()))

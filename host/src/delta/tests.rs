@@ -19,9 +19,7 @@ fn policy() -> Policy {
 }
 
 async fn sink(root: &std::path::Path, pipeline: &str) -> TableSink {
-    TableSink::open(root, "t", "t", crate::sink::dead_letter_schema(), pipeline, "cluster/topic", &[0])
-        .await
-        .unwrap()
+    TableSink::open(root, "t", "t", crate::sink::dead_letter_schema(), pipeline, "cluster/topic", &[0]).await.unwrap()
 }
 
 fn log_entries(root: &std::path::Path) -> usize {

@@ -259,7 +259,8 @@ pub async fn run(
         let (target, new) = if after < 0 {
             (target, None)
         } else {
-            let changes = crate::delta::changes::data_added(&source, &job.config.source, after as u64, target as u64).await?;
+            let changes =
+                crate::delta::changes::data_added(&source, &job.config.source, after as u64, target as u64).await?;
             (changes.upto as i64, Some(changes.added))
         };
         let mut at = source.clone();
