@@ -132,13 +132,15 @@ pub fn produce_in_background(
 pub async fn produce_values(brokers: &str, topic: &str, values: &[String]) {
     use rdkafka::producer::FutureRecord;
     let producer = finlake::kafka::producer::create_producer(brokers, &Default::default()).unwrap();
-    for (i, v) in values.iter().enumerate() {
-        let key = format!("k{i}");
-        producer
-            .send(FutureRecord::to(topic).key(&key).payload(v), Duration::from_secs(10))
-            .await
-            .map_err(|(e, _)| e)
-            .unwrap();
+    // Enqueued together, then awaited: the records reach the broker as one burst, so a running
+    // pipeline sees them in one batch (as when they were produced before it started).
+    let keys: Vec<String> = (0..values.len()).map(|i| format!("k{i}")).collect();
+    let sends = values
+        .iter()
+        .zip(&keys)
+        .map(|(v, key)| producer.send(FutureRecord::to(topic).key(key).payload(v), Duration::from_secs(10)));
+    for result in futures::future::join_all(sends).await {
+        result.map_err(|(e, _)| e).unwrap();
     }
 }
 

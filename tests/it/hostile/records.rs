@@ -110,7 +110,9 @@ async fn on_broken_dead_letter_sets_the_batch_aside_and_goes_on() {
     let snapshot = run.snapshot();
     println!("state {:?}, letters {:?}", snapshot.state, run.dead_letters().await.first().map(|l| l.reason.clone()));
     assert_eq!(snapshot.state, finlake_api::PipelineState::Running);
-    assert!(run.dead_letters().await.iter().all(|l| l.error_kind == "broken" && l.reason.contains("on_broken")));
+    let letters = run.dead_letters().await;
+    let kinds: Vec<&str> = letters.iter().map(|l| l.error_kind.as_str()).collect();
+    assert!(letters.iter().all(|l| l.error_kind == "broken" && l.reason.contains("on_broken")), "{kinds:?}");
     assert_exactly_once("dead letters", &dead_letter_coordinates(&run.lake("dead_letters")).await);
     run.service.shutdown().await;
 }
