@@ -4,6 +4,7 @@
 pub mod dlq;
 pub mod fraud;
 pub mod lake;
+pub mod memory;
 pub mod plugin;
 pub mod produce;
 pub mod query;
