@@ -67,7 +67,8 @@ impl TableSink {
         })?;
         let started = std::time::Instant::now();
         let mut keys = RecentKeys::new(horizon_ms);
-        let since = chrono::Utc::now().timestamp_millis() - horizon_ms;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let since = now_ms - horizon_ms;
         let recent = delta::scan::recent_files(&self.table, &self.name, since)?;
         let files = recent.len();
         // One scan per bucket of the key index: every key is kept at least as long as the
@@ -77,8 +78,13 @@ impl TableSink {
         for (uri, written_ms) in recent {
             by_bucket.entry(written_ms.div_euclid(bucket) * bucket).or_default().push(uri);
         }
+        // A compacted file is new to the log but holds old rows: with the Kafka columns, rows
+        // are taken by their record time, so a compaction does not bring back (and keep in
+        // memory) keys older than the horizon.
+        let has_time = self.buffer.schema().columns.iter().any(|c| c.name == "kafka_timestamp");
+        let columns: Vec<&str> = if has_time { vec![column, "kafka_timestamp"] } else { vec![column] };
         for (written_ms, uris) in by_bucket {
-            let batches = delta::scan_files(&self.table, &self.name, uris, &[column]).await?;
+            let batches = delta::scan_files(&self.table, &self.name, uris, &columns).await?;
             for batch in &batches {
                 let Some(col) = batch.column_by_name(column) else { continue };
                 // Text whatever the reader's type (Utf8, a view type, an integer): the same
@@ -86,8 +92,23 @@ impl TableSink {
                 let text = deltalake::arrow::compute::cast(col, &deltalake::arrow::datatypes::DataType::Utf8)
                     .map_err(|e| SinkError::Arrow { table: self.name.clone(), message: e.to_string() })?;
                 let text = text.as_string::<i32>();
+                let times = match batch.column_by_name("kafka_timestamp") {
+                    Some(t) => Some(
+                        deltalake::arrow::compute::cast(t, &deltalake::arrow::datatypes::DataType::Int64)
+                            .map_err(|e| SinkError::Arrow { table: self.name.clone(), message: e.to_string() })?,
+                    ),
+                    None => None,
+                };
+                let times = times.as_ref().map(|t| t.as_primitive::<deltalake::arrow::datatypes::Int64Type>());
                 for i in (0..text.len()).filter(|&i| text.is_valid(i)) {
-                    keys.insert(text.value(i).to_string(), written_ms);
+                    let at_ms = match times {
+                        // Never ahead of now: a far-future record time would expire every key.
+                        Some(t) if t.is_valid(i) => (t.value(i) / 1000).min(now_ms),
+                        _ => written_ms,
+                    };
+                    if at_ms >= since {
+                        keys.insert(text.value(i).to_string(), at_ms);
+                    }
                 }
             }
         }
