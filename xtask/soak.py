@@ -105,6 +105,7 @@ def sample(pid, t0, prev):
     }
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 COLUMNS = ["t_s", "rss_mib", "open_files", "files_max", "files_total", "small_files", "log_since_ckpt",
            "commit_p50_ms", "commit_p99_ms", "records_per_s", "lag"]
 
@@ -203,7 +204,7 @@ try:
     restart_log = work / "restart.log"
     started = time.time()
     run, log = start("restart.log")
-    first_commit, ready, assigned = None, None, None
+    first_commit, ready, assigned, any_commit = None, None, None, None
     while time.time() - started < 120 and first_commit is None:
         text = restart_log.read_text(errors="replace")
         now = time.time() - started
@@ -213,7 +214,10 @@ try:
             ready = now
         if assigned is None and "partition assigned" in text:
             assigned = now
-        if "window committed" in text:
+        committed = set(re.findall(r"window committed pipeline=(\S+)", ANSI.sub("", text)))
+        if committed and any_commit is None:
+            any_commit = now
+        if len(committed) >= 3:  # every shipped pipeline
             first_commit = now
         time.sleep(0.02)
     time.sleep(5)
@@ -265,15 +269,15 @@ p99 = sorted(s["commit_p99_ms"] for s in samples)
 lines.append(f"- commit latency p99 (per 10 s sample): median {p99[len(p99) // 2]} ms, worst {p99[-1]} ms")
 lines.append(f"- records/s: mean {mean([s['records_per_s'] for s in samples[1:]]):.0f}; consumer lag at the end {samples[-1]['lag']}")
 if first_commit is None:
-    failures.append("no commit within 120 s of the restart")
-    lines.append("- restart: no commit within 120 s")
+    failures.append("not every pipeline committed within 120 s of the restart")
+    lines.append("- restart: not every pipeline committed within 120 s")
 else:
-    lines.append(f"- restart to first commit: {first_commit:.2f} s (target <= 5 s); every pipeline ready "
+    lines.append(f"- restart until every pipeline has committed: {first_commit:.2f} s (target <= 5 s; the first "
+                 f"commit of any pipeline after {any_commit:.2f} s); every pipeline ready "
                  f"(tables, progress, state, unique keys) after {ready or float('nan'):.2f} s, first partition "
                  f"assigned by the consumer group after {assigned or float('nan'):.2f} s")
     if first_commit > 5:
-        failures.append(f"restart took {first_commit:.2f} s to its first commit")
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
+        failures.append(f"restart took {first_commit:.2f} s until every pipeline committed")
 for k in key_loads:
     lines.append("  - " + ANSI.sub("", k)[:200])
 for table, (rows, dups, missing) in checks.items():
