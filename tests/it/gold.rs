@@ -17,7 +17,7 @@ use finlake::simulate::Kind;
 use crate::common::*;
 
 /// The shipped trades pipeline and its gold tables, polling fast, written to `dir`.
-fn gold_config(dir: &Path, topic: &str) -> Config {
+pub fn gold_config(dir: &Path, topic: &str) -> Config {
     trades_config(dir, topic);
     let path = dir.join("pipelines.toml");
     let mut config = Config::load(&path).unwrap();

@@ -22,17 +22,12 @@ async fn count(config: &Config, text: &str) -> i64 {
 /// The trades pipeline and its gold tables with maintenance every second: compaction as soon
 /// as a partition has two small files, a checkpoint every 5 commits.
 fn maintained_config(dir: &std::path::Path, topic: &str) -> Config {
-    trades_config(dir, topic);
-    let path = dir.join("pipelines.toml");
-    let mut config = Config::load(&path).unwrap();
-    for g in &mut config.gold {
-        g.poll_ms = 200;
-        g.future_skew = "3650d".into();
-    }
+    let mut config = crate::gold::gold_config(dir, topic);
     config.maintenance.interval = "1s".into();
     config.maintenance.min_small_files = 2;
     config.maintenance.checkpoint_every = 5;
     config.maintenance.time_travel = "1m".into();
+    let path = dir.join("pipelines.toml");
     std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
     Config::load(&path).unwrap()
 }
