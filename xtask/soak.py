@@ -91,13 +91,17 @@ def sample(pid, t0, prev):
         v = float(m.group(2))
         if v == v:  # not NaN
             q[m.group(1)] = max(q.get(m.group(1), 0.0), v)
+    heap = {m.group(1): float(m.group(2)) / 2**20
+            for m in re.finditer(r'^finlake_heap_(in_use|free)_bytes (\S+)', metrics, re.M)}
     pipes = json.loads(get("/api/pipelines"))
     records = sum(p["records_in"] for p in pipes)
     lag = sum(p.get("lag") or 0 for p in pipes)
     now = time.time()
     rate = (records - prev[1]) / (now - prev[0]) if prev else 0.0
     return {
-        "t_s": round(now - t0), "rss_mib": round(rss, 1), "open_files": fds,
+        "t_s": round(now - t0), "rss_mib": round(rss, 1),
+        "heap_in_use_mib": round(heap.get("in_use", 0), 1), "heap_free_mib": round(heap.get("free", 0), 1),
+        "open_files": fds,
         "files_max": max(files.values() or [0]), "files_total": sum(files.values()),
         "small_files": sum(small.values()), "log_since_ckpt": log_since_checkpoint(),
         "commit_p50_ms": round(q.get("0.5", 0) * 1000, 1), "commit_p99_ms": round(q.get("0.99", 0) * 1000, 1),
@@ -106,12 +110,13 @@ def sample(pid, t0, prev):
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-COLUMNS = ["t_s", "rss_mib", "open_files", "files_max", "files_total", "small_files", "log_since_ckpt",
+COLUMNS = ["t_s", "rss_mib", "heap_in_use_mib", "heap_free_mib", "open_files", "files_max", "files_total", "small_files", "log_since_ckpt",
            "commit_p50_ms", "commit_p99_ms", "records_per_s", "lag"]
 
 
 def svg(samples, path):
-    panels = [("RSS (MiB)", "rss_mib"), ("open files", "open_files"), ("files, largest table", "files_max"),
+    panels = [("RSS (MiB)", "rss_mib"), ("heap in use (MiB)", "heap_in_use_mib"), ("heap free (MiB)", "heap_free_mib"),
+              ("open files", "open_files"), ("files, largest table", "files_max"),
               ("small files, all tables", "small_files"), ("log entries since checkpoint", "log_since_ckpt"),
               ("commit p99 (ms)", "commit_p99_ms"), ("records/s", "records_per_s"), ("consumer lag", "lag")]
     w, h, cols = 360, 200, 4

@@ -2,6 +2,7 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the invariants the modules keep.
 
+pub mod allocator;
 pub mod api;
 /// `pipelines.toml` (the `finlake-config` crate).
 pub use finlake_config as config;

@@ -74,7 +74,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    cli::memory::tune_allocator();
+    finlake::allocator::tune();
     init_tracing();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -81,6 +81,7 @@ impl Service {
             let (control, stop) = (control.clone(), stop_rx.clone());
             helpers.spawn(crate::maintenance::schedule(control, stop));
         }
+        helpers.spawn(crate::allocator::trim_periodically(std::time::Duration::from_secs(10), stop_rx.clone()));
 
         if let Some(sim) = config.simulator() {
             let seed = sim.seed.unwrap_or_else(rand::random);

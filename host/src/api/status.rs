@@ -155,7 +155,10 @@ async fn evaluation(key: (String, u64), model: fraud_model::Model) -> Option<Fra
     responses((status = 200, body = String, content_type = "text/plain"), (status = 503, body = ErrorBody)))]
 pub(super) async fn prometheus(State(state): State<AppState>) -> Result<String, AppError> {
     match &state.metrics {
-        Some(h) => Ok(h.render()),
+        Some(h) => {
+            crate::allocator::publish();
+            Ok(h.render())
+        }
         None => {
             Err(AppError::new(StatusCode::SERVICE_UNAVAILABLE, "metrics recorder is not installed in this process"))
         }

@@ -4,7 +4,6 @@
 pub mod dlq;
 pub mod fraud;
 pub mod lake;
-pub mod memory;
 pub mod plugin;
 pub mod produce;
 pub mod query;

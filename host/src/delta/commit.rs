@@ -33,8 +33,43 @@ pub async fn write_files(table: &DeltaTable, name: &str, batches: Vec<RecordBatc
 ///
 /// A commit that lost a race is checked against the winners by delta-rs: appends and
 /// compaction never conflict, and are retried. A winner that set one of the same `txn`
-/// application ids was another writer of this progress: [`DeltaError::AnotherWriter`].
+/// application ids was another writer of this progress: [`DeltaError::AnotherWriter`]. A winner
+/// that changed only table properties (maintenance sets the retention ones) is read, and the
+/// commit made again on top of it, once; a changed schema or partitioning stays an error.
 pub async fn commit(
+    table: &mut DeltaTable,
+    name: &str,
+    adds: Vec<Add>,
+    txns: Vec<Transaction>,
+    metadata: HashMap<String, serde_json::Value>,
+) -> Result<u64, DeltaError> {
+    let shape = |t: &DeltaTable| {
+        t.snapshot().ok().map(|s| (s.schema().clone(), s.metadata().partition_columns().to_vec()))
+    };
+    let before = shape(table);
+    match commit_once(table, name, adds.clone(), txns.clone(), metadata.clone()).await {
+        Err(DeltaError::Delta { source, .. })
+            if matches!(
+                *source,
+                DeltaTableError::Transaction {
+                    source: TransactionError::CommitConflict(CommitConflictError::MetadataChanged)
+                }
+            ) =>
+        {
+            table.update_incremental(None).await.map_err(DeltaError::delta(name))?;
+            if shape(table) != before {
+                return Err(DeltaError::other(name)(
+                    "the table's schema or partitioning was changed by another writer while rows were being committed".into(),
+                ));
+            }
+            tracing::info!(table = name, "table properties changed under a commit; committing again on top");
+            commit_once(table, name, adds, txns, metadata).await
+        }
+        other => other,
+    }
+}
+
+async fn commit_once(
     table: &mut DeltaTable,
     name: &str,
     adds: Vec<Add>,

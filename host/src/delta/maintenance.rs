@@ -153,6 +153,10 @@ pub async fn run(
         }
     }
     if steps.checkpoint {
+        match horizon_properties(table.clone(), name, policy).await {
+            Ok(t) => table = t,
+            Err(e) => errors.push(e.to_string()),
+        }
         match checkpoint(&mut table, name, policy).await {
             Ok((version, removed)) => {
                 report.checkpoint = version;
@@ -211,6 +215,28 @@ pub async fn vacuum(table: DeltaTable, name: &str, policy: &Policy) -> Result<(D
     }
     Ok((table, n))
 }
+
+/// Delta's own retention settings, kept at the time-travel horizon. A checkpoint carries the
+/// tombstone of every removed file for `delta.deletedFileRetentionDuration` (7 days unless
+/// set), so with compaction every few minutes a week of tombstones would be rewritten by every
+/// checkpoint and replayed at every start. VACUUM has deleted those files at the horizon
+/// already; other Delta writers cleaning this log follow `delta.logRetentionDuration`. The
+/// settings are one metadata commit, made only when they differ.
+pub async fn horizon_properties(table: DeltaTable, name: &str, policy: &Policy) -> Result<DeltaTable, DeltaError> {
+    let interval = format!("interval {} seconds", (policy.time_travel_ms / 1000).max(1));
+    let wanted = [DELETED_FILE_RETENTION, LOG_RETENTION];
+    let configuration = table.snapshot().map_err(DeltaError::delta(name))?.metadata().configuration().clone();
+    if wanted.iter().all(|k| configuration.get(*k) == Some(&interval)) {
+        return Ok(table);
+    }
+    let properties = wanted.iter().map(|k| (k.to_string(), interval.clone())).collect();
+    let table = table.set_tbl_properties().with_properties(properties).await.map_err(DeltaError::delta(name))?;
+    tracing::info!(table = name, retention = %interval, "Delta retention properties set to the time-travel horizon");
+    Ok(table)
+}
+
+const DELETED_FILE_RETENTION: &str = "delta.deletedFileRetentionDuration";
+const LOG_RETENTION: &str = "delta.logRetentionDuration";
 
 /// The version of the table's last checkpoint, from `_delta_log/_last_checkpoint`.
 pub async fn last_checkpoint(table: &DeltaTable) -> Option<u64> {

@@ -42,11 +42,12 @@ async fn checkpoints_and_log_cleanup_bound_the_log() {
     // delta-rs checkpoints by itself every 100 commits (delta.checkpointInterval).
     assert_eq!(maintenance::last_checkpoint(&table).await, Some(99));
     assert_eq!(log_entries(dir.path()), 121);
-    // Ours: a checkpoint at 120 (20 commits since 99 ≥ 10), then the log it covers is dropped
-    // (a zero horizon here; the config's is at least a minute).
+    // Ours: the retention properties (version 121), a checkpoint there (22 commits since 99 ≥
+    // 10), then the log it covers is dropped (a zero horizon here; the config's is at least a
+    // minute).
     let report = maintenance::run(table, "t", Retention::None, &policy(), Steps::ALL).await.unwrap();
     assert_eq!(report.error, None);
-    assert_eq!(report.checkpoint, Some(120));
+    assert_eq!(report.checkpoint, Some(121));
     assert!(report.log_entries_removed >= 100, "{report:?}");
     assert!(log_entries(dir.path()) <= 2, "{} log entries left", log_entries(dir.path()));
     // The table opens from the checkpoint with its progress intact.
@@ -101,4 +102,29 @@ async fn retention_keeps_the_newest_state_snapshots_per_stage() {
     let latest = crate::sink::state::latest_snapshots(&table, "st").await.unwrap();
     assert_eq!(latest["a"].bytes, vec![4; 4]);
     assert_eq!(latest["b"].bytes, vec![4; 4]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_properties_follow_the_horizon_and_writers_commit_on_top() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = HashMap::new();
+    let mut s = sink(dir.path(), "p").await;
+    s.commit(&BTreeMap::from([(0, 1)]), &meta).await.unwrap();
+    let policy = Policy { time_travel_ms: 300_000, ..policy() };
+    // Maintenance works on its own handle; the sink's loaded state is now one version behind.
+    let table = super::open(dir.path(), "t").await.unwrap().unwrap();
+    let table = maintenance::horizon_properties(table, "t", &policy).await.unwrap();
+    let config = table.snapshot().unwrap().metadata().configuration().clone();
+    assert_eq!(config.get("delta.deletedFileRetentionDuration").map(String::as_str), Some("interval 300 seconds"));
+    assert_eq!(config.get("delta.logRetentionDuration").map(String::as_str), Some("interval 300 seconds"));
+    let version = table.version();
+    // Unchanged settings make no commit.
+    let table = maintenance::horizon_properties(table, "t", &policy).await.unwrap();
+    assert_eq!(table.version(), version);
+    // The writer's commit lost the race to a metadata change and is made again on top of it.
+    s.commit(&BTreeMap::from([(0, 2)]), &meta).await.unwrap();
+    let table = super::open(dir.path(), "t").await.unwrap().unwrap();
+    assert_eq!(table.version(), version.map(|v| v + 1));
+    let stored = progress::stored(&table, "t", &progress::app_id("p", "cluster/topic", 0)).await.unwrap();
+    assert_eq!(stored, Some(2));
 }
