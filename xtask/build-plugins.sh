@@ -33,6 +33,15 @@ for variant in 2.0.0 3.0.0 broken; do
   cp "$FINLAKE_PLUGINS_TARGET/chaos-$variant/wasm32-wasip2/release/chaos.wasm" "$DIST/chaos-$variant.wasm"
   report "chaos-$variant" "rust (variant)"
 done
+# normalize-trade candidates for the shadow-run tests: one that reports another exchange for
+# TSLA trades, one that traps on MSFT trades.
+for variant in exchange:TSLA trap:MSFT; do
+  tag="${variant%%:*}"
+  (cd "$ROOT/plugins" && NORMALIZE_TRADE_VERSION="0.1.1-$tag" NORMALIZE_TRADE_VARIANT="$variant" \
+    CARGO_TARGET_DIR="$FINLAKE_PLUGINS_TARGET/normalize-trade-$tag" cargo build --release --target wasm32-wasip2 --quiet -p normalize-trade)
+  cp "$FINLAKE_PLUGINS_TARGET/normalize-trade-$tag/wasm32-wasip2/release/normalize_trade.wasm" "$DIST/normalize-trade-$tag.wasm"
+  report "normalize-trade-$tag" "rust (variant)"
+done
 # fraud-score declaring another version (the restart/swap test swaps to it mid-stream).
 (cd "$ROOT/plugins" && FRAUD_SCORE_VERSION=0.2.0 CARGO_TARGET_DIR="$FINLAKE_PLUGINS_TARGET/fraud-score-0.2.0" \
   cargo build --release --target wasm32-wasip2 --quiet -p fraud-score)

@@ -30,6 +30,7 @@ step "fraud model: evaluation on a held-out stream (numbers in README)"
 "$FINLAKE_BIN" fraud eval --model "$ROOT/models/fraud-lr.json"
 
 FINLAKE_LOG=warn "$ROOT/xtask/toolkit-check.sh"
+FINLAKE_LOG=warn "$ROOT/xtask/docs-check.sh"
 
 step "fuzz smoke: config, batch result, JSON rows (15 s each; xtask/fuzz.sh for longer runs)"
 "$ROOT/xtask/fuzz.sh" 15

@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod plugin;
 pub mod query;
 pub mod service;
+pub mod shadow;
 pub mod simulate;
 pub mod sink;
 pub mod sources;

@@ -10,4 +10,5 @@ mod live;
 mod maintenance;
 mod plugins;
 mod query;
+mod shadow;
 mod swap;

@@ -10,10 +10,12 @@
 
 mod events;
 mod lake;
+mod shadow;
 mod status;
 
 pub use events::*;
 pub use lake::*;
+pub use shadow::*;
 pub use status::*;
 
 use serde::{Deserialize, Serialize};
@@ -56,6 +58,9 @@ pub mod paths {
 
     pub fn plugin(name: &str) -> String {
         format!("/api/plugins/{}", encode(name))
+    }
+    pub fn plugin_shadow(name: &str) -> String {
+        format!("/api/plugins/{}/shadow", encode(name))
     }
     pub fn plugin_rollback(name: &str) -> String {
         format!("/api/plugins/{}/rollback", encode(name))

@@ -167,6 +167,9 @@ pub struct StagePlugin {
     /// sha256 of the live version.
     pub active: Option<String>,
     pub last_refusal: Option<Refusal>,
+    /// The last shadow run of a candidate for this plugin.
+    #[serde(default)]
+    pub last_shadow: Option<crate::ShadowReport>,
 }
 
 /// What a swap cost one pipeline.

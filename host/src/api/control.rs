@@ -7,8 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use finlake_api::{
-    ConfigStatus, DeadLetter, DeadLetterQuery, DeployReport, ErrorBody, ReloadReport, Replayed, ResumeReport,
-    RollbackRequest, StagePlugin,
+    ConfigStatus, DeadLetter, DeadLetterQuery, DeployQuery, DeployReport, ErrorBody, ReloadReport, Replayed,
+    ResumeReport, RollbackRequest, ShadowQuery, ShadowReport, StagePlugin,
 };
 
 use super::{AppError, AppState};
@@ -18,17 +18,20 @@ use crate::control::{ChangeSource, Source};
 #[utoipa::path(get, path = "/api/plugins", tag = "plugins", responses((status = 200, body = Vec<StagePlugin>)))]
 pub(super) async fn plugins(State(state): State<AppState>) -> Json<Vec<StagePlugin>> {
     let histories = state.control.plugin_histories();
+    let shadows = state.control.shadow_reports();
     let stages = state.control.registry.stage_snapshots();
     Json(
         stages
             .into_iter()
             .map(|stage| {
                 let history = histories.get(&stage.plugin).cloned().unwrap_or_default();
+                let last_shadow = shadows.get(&stage.plugin).cloned();
                 StagePlugin {
                     stage,
                     versions: history.versions,
                     active: history.active,
                     last_refusal: history.last_refusal,
+                    last_shadow,
                 }
             })
             .collect(),
@@ -61,15 +64,50 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(
 /// Hot-swaps a plugin: the body is the new component. It is compiled, checked, initialised and
 /// tried on recent live input first; a refusal says why and the live version keeps running.
 #[utoipa::path(put, path = "/api/plugins/{name}", tag = "plugins",
-    params(("name" = String, Path, description = "The plugin name, as in pipelines.toml")),
+    params(("name" = String, Path, description = "The plugin name, as in pipelines.toml"), DeployQuery),
     request_body(content = Vec<u8>, content_type = "application/wasm", description = "The Wasm component"),
     responses((status = 200, body = DeployReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub(super) async fn upload_plugin(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(query): Query<DeployQuery>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<DeployReport>, AppError> {
+    let bytes = upload(&state, body)?;
+    tracing::info!(plugin = %name, bytes = bytes.len(), shadow = query.shadow, "plugin upload received");
+    if query.shadow {
+        let range = crate::shadow::range(query.from_version, query.since.as_deref(), query.limit)?;
+        let max_diff = query.max_diff.unwrap_or(0);
+        return Ok(Json(state.control.deploy_after_shadow(&name, bytes, Source::Upload, range, max_diff).await?));
+    }
+    Ok(Json(state.control.deploy(&name, bytes, Source::Upload).await?))
+}
+
+/// Runs an uploaded component beside the live version of the plugin over input the pipelines
+/// already consumed (read back from bronze) and answers what it would change: per table the
+/// rows only in one version and the rows that differ, new rejections and traps, time per
+/// record. Nothing is swapped or written.
+#[utoipa::path(post, path = "/api/plugins/{name}/shadow", tag = "plugins",
+    params(("name" = String, Path, description = "The plugin name, as in pipelines.toml"), ShadowQuery),
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The candidate Wasm component"),
+    responses((status = 200, body = ShadowReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody)))]
+pub(super) async fn shadow_plugin(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<ShadowQuery>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<ShadowReport>, AppError> {
+    let bytes = upload(&state, body)?;
+    let range = crate::shadow::range(query.from_version, query.since.as_deref(), query.limit)?;
+    tracing::info!(plugin = %name, bytes = bytes.len(), ?range, "shadow run requested");
+    Ok(Json(state.control.shadow(&name, bytes, range).await?))
+}
+
+/// The body of an upload, or why it cannot be taken.
+fn upload(state: &AppState, body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Result<Vec<u8>, AppError> {
     let limit = state.control.config().api.max_upload_mb;
     let bytes = body.map_err(|e| {
         let status = e.status();
@@ -83,8 +121,7 @@ pub(super) async fn upload_plugin(
     if bytes.is_empty() {
         return Err(AppError::bad_request("empty body: send the component's bytes (curl --data-binary @plugin.wasm)"));
     }
-    tracing::info!(plugin = %name, bytes = bytes.len(), "plugin upload received");
-    Ok(Json(state.control.deploy(&name, bytes.to_vec(), Source::Upload).await?))
+    Ok(bytes.to_vec())
 }
 
 /// Makes a kept version live again (default: the one before the live one).

@@ -59,6 +59,19 @@ impl From<DeployError> for AppError {
     }
 }
 
+impl From<crate::shadow::ShadowError> for AppError {
+    fn from(e: crate::shadow::ShadowError) -> Self {
+        use crate::shadow::ShadowError as E;
+        let status = match e {
+            E::Unknown(_) => StatusCode::NOT_FOUND,
+            E::Candidate(_) | E::Range(_) => StatusCode::BAD_REQUEST,
+            E::NoSource(_) | E::NoInput(_) => StatusCode::CONFLICT,
+            E::Live(_) | E::Lake(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        AppError::new(status, e.to_string())
+    }
+}
+
 impl From<ReloadError> for AppError {
     fn from(e: ReloadError) -> Self {
         match e {

@@ -96,6 +96,7 @@ pub fn app(state: AppState) -> Router {
     let upload_limit = (state.control.config().api.max_upload_mb as usize) << 20;
     let mutating = Router::new()
         .route("/api/plugins/{name}", put(control::upload_plugin).layer(DefaultBodyLimit::max(upload_limit)))
+        .route("/api/plugins/{name}/shadow", post(control::shadow_plugin).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/api/plugins/{name}/rollback", post(control::rollback_plugin))
         .route("/api/config", put(control::put_config))
         .route("/api/pipelines/{name}/resume", post(control::resume))

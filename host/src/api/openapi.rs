@@ -19,6 +19,7 @@ use utoipa::OpenApi;
         super::status::prometheus,
         super::control::plugins,
         super::control::upload_plugin,
+        super::control::shadow_plugin,
         super::control::rollback_plugin,
         super::control::get_config,
         super::control::put_config,

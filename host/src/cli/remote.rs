@@ -7,7 +7,9 @@
 use std::path::Path;
 
 use anyhow::Context;
-use finlake_api::{DeadLetterQuery, DeployReport, ErrorBody, Replayed, RollbackRequest, paths};
+use finlake_api::{
+    DeadLetterQuery, DeployQuery, DeployReport, ErrorBody, Replayed, RollbackRequest, ShadowQuery, ShadowReport, paths,
+};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -51,9 +53,25 @@ pub enum RemoteError {
 }
 
 impl Remote {
-    /// `PUT /api/plugins/{name}` with the component: compiled, tried and swapped in.
-    pub async fn upload_plugin(&self, name: &str, component: Vec<u8>) -> Result<DeployReport, RemoteError> {
-        self.send(Method::PUT, &paths::plugin(name), WASM, component).await
+    /// `PUT /api/plugins/{name}` with the component: compiled, tried (shadow-run first when
+    /// `query.shadow`) and swapped in.
+    pub async fn upload_plugin(
+        &self,
+        name: &str,
+        component: Vec<u8>,
+        query: &DeployQuery,
+    ) -> Result<DeployReport, RemoteError> {
+        self.send_query(Method::PUT, &paths::plugin(name), query, WASM, component).await
+    }
+
+    /// `POST /api/plugins/{name}/shadow` with a candidate component: what it would change.
+    pub async fn shadow_plugin(
+        &self,
+        name: &str,
+        component: Vec<u8>,
+        query: &ShadowQuery,
+    ) -> Result<ShadowReport, RemoteError> {
+        self.send_query(Method::POST, &paths::plugin_shadow(name), query, WASM, component).await
     }
 
     /// `POST /api/plugins/{name}/rollback`.
@@ -76,7 +94,6 @@ impl Remote {
         self.send(method, path, JSON, body).await
     }
 
-    /// Sends a request and reads the answer as `T`, or fails with the API's error message.
     async fn send<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -84,8 +101,24 @@ impl Remote {
         content_type: &'static str,
         body: Vec<u8>,
     ) -> Result<T, RemoteError> {
+        self.send_query(method, path, &(), content_type, body).await
+    }
+
+    /// Sends a request and reads the answer as `T`, or fails with the API's error message.
+    async fn send_query<Q: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &Q,
+        content_type: &'static str,
+        body: Vec<u8>,
+    ) -> Result<T, RemoteError> {
         let url = format!("{}{path}", self.api.trim_end_matches('/'));
-        let mut request = reqwest::Client::new().request(method, &url).header(CONTENT_TYPE, content_type).body(body);
+        let mut request = reqwest::Client::new()
+            .request(method, &url)
+            .query(query)
+            .header(CONTENT_TYPE, content_type)
+            .body(body);
         if let Some(t) = &self.token {
             request = request.bearer_auth(t);
         }
@@ -109,10 +142,31 @@ fn error_body(bytes: &[u8]) -> ErrorBody {
 }
 
 /// `finlake plugin deploy NAME FILE`: upload a component; prints what was swapped and the pause.
-pub async fn deploy(remote: &Remote, name: &str, file: &Path) -> anyhow::Result<()> {
+pub async fn deploy(remote: &Remote, name: &str, file: &Path, query: &DeployQuery) -> anyhow::Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let report = remote.upload_plugin(name, bytes).await?;
+    let report = remote.upload_plugin(name, bytes, query).await?;
     print_deploy(&report);
+    Ok(())
+}
+
+/// `finlake plugin shadow NAME FILE`: prints what the candidate would change (or the report as
+/// JSON); exits 1 when it differs from the live version or fails on records it handled.
+pub async fn shadow(remote: &Remote, name: &str, file: &Path, query: &ShadowQuery, json: bool) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let report = remote.shadow_plugin(name, bytes, query).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", super::shadow_report::render(&report));
+    }
+    if report.differences > 0 || report.new_traps > 0 || report.new_rejections > 0 {
+        anyhow::bail!(
+            "the candidate differs: {} row(s), {} new trap(s), {} new rejection(s)",
+            report.differences,
+            report.new_traps,
+            report.new_rejections
+        );
+    }
     Ok(())
 }
 
@@ -186,7 +240,7 @@ mod tests {
     #[tokio::test]
     async fn uploads_are_wasm_and_answers_are_typed() {
         let (remote, server) = serve_once("200 OK", REPORT);
-        let report = remote.upload_plugin("normalize-trade", b"\0asm".to_vec()).await.unwrap();
+        let report = remote.upload_plugin("normalize-trade", b"\0asm".to_vec(), &Default::default()).await.unwrap();
         assert_eq!((report.version.as_str(), report.sample_records), ("1.1.0", 3));
         let (head, body) = server.join().unwrap();
         assert!(head.starts_with("put /api/plugins/normalize-trade http/1.1\r\n"), "{head}");

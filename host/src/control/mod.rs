@@ -69,6 +69,8 @@ pub struct ControlPlane {
     /// The config in effect (readable without waiting for a change to finish), and its text.
     current: RwLock<(Arc<Config>, String)>,
     versions: Mutex<BTreeMap<String, PluginHistory>>,
+    /// The last shadow run per plugin, for `/api/plugins` and the dashboard.
+    shadows: Mutex<BTreeMap<String, finlake_api::ShadowReport>>,
     status: Mutex<ConfigStatus>,
     shut_down: std::sync::atomic::AtomicBool,
 }
@@ -86,6 +88,7 @@ impl ControlPlane {
             brokers,
             running: tokio::sync::Mutex::new(Running::default()),
             current: RwLock::new((Arc::new(config), text)),
+            shadows: Mutex::default(),
             versions: Mutex::new(BTreeMap::new()),
             status: Mutex::new(status),
             shut_down: std::sync::atomic::AtomicBool::new(false),

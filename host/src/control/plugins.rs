@@ -4,6 +4,7 @@
 //! version that went live is kept (bytes under `<cache_dir>/versions/<plugin>/<sha256>.wasm`)
 //! so any of them can be rolled back to.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -133,6 +134,46 @@ impl ControlPlane {
             .events
             .publish(finlake_api::Event::Refusal(finlake_api::RefusalEvent { plugin: plugin.to_string(), refusal }));
         DeployError::Refused(error)
+    }
+
+    /// Runs `bytes` as the next version of `plugin` beside the live one over recorded input
+    /// (see [`crate::shadow`]); the report is kept for `/api/plugins`. Nothing changes.
+    pub async fn shadow(
+        &self,
+        plugin: &str,
+        bytes: Vec<u8>,
+        range: crate::shadow::Range,
+    ) -> Result<finlake_api::ShadowReport, crate::shadow::ShadowError> {
+        let report = crate::shadow::run(self.config(), self.runtime.clone(), plugin, bytes, range).await?;
+        self.shadows.lock().unwrap_or_else(|e| e.into_inner()).insert(plugin.to_string(), report.clone());
+        Ok(report)
+    }
+
+    /// The last shadow run of each plugin.
+    pub fn shadow_reports(&self) -> BTreeMap<String, finlake_api::ShadowReport> {
+        self.shadows.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// [`ControlPlane::deploy`] after a shadow run: refused when the candidate traps on a
+    /// record the live version handled, or changes more than `max_diff` rows.
+    pub async fn deploy_after_shadow(
+        &self,
+        plugin: &str,
+        bytes: Vec<u8>,
+        source: Source,
+        range: crate::shadow::Range,
+        max_diff: u64,
+    ) -> Result<DeployReport, DeployError> {
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let report = match self.shadow(plugin, bytes.clone(), range).await {
+            Ok(r) => r,
+            Err(crate::shadow::ShadowError::Unknown(p)) => return Err(DeployError::Unknown(p)),
+            Err(e) => return Err(self.refuse(plugin, &sha256, source, format!("shadow run: {e}"))),
+        };
+        if let Some(why) = shadow_verdict(&report, max_diff) {
+            return Err(self.refuse(plugin, &sha256, source, why));
+        }
+        self.deploy(plugin, bytes, source).await
     }
 
     /// Makes `bytes` the live version of `plugin` in every stage that uses it, or refuses it
@@ -311,4 +352,32 @@ fn prepare(
         instances.push(stage_instance(config, stage, loaded.clone()).map_err(at)?);
     }
     Ok((instances, loaded, sample_records))
+}
+
+/// Why a shadow report stops a deploy, if it does.
+pub fn shadow_verdict(report: &finlake_api::ShadowReport, max_diff: u64) -> Option<String> {
+    let records: u64 = report.pipelines.iter().map(|p| p.records).sum();
+    if report.new_traps > 0 {
+        let examples: Vec<String> = report
+            .pipelines
+            .iter()
+            .flat_map(|p| p.trap_examples.iter().map(move |t| (p, t)))
+            .map(|(p, t)| {
+                format!("{} partition {} offset {} (stage {}): {}: {}", p.pipeline, t.partition, t.offset, t.stage, t.kind, t.reason)
+            })
+            .collect();
+        return Some(format!(
+            "shadow run over {records} recorded record(s): the candidate {} failed on {} record(s) the live version {} handled: {}",
+            report.candidate.version,
+            report.new_traps,
+            report.live.version,
+            examples.join("; ")
+        ));
+    }
+    (report.differences > max_diff).then(|| {
+        format!(
+            "shadow run over {records} recorded record(s): {} row(s) differ from the live version {} (at most {max_diff} allowed; see POST /api/plugins/{}/shadow for which)",
+            report.differences, report.live.version, report.plugin
+        )
+    })
 }

@@ -72,6 +72,24 @@ pub struct SeekContext {
 }
 
 impl ClientContext for SeekContext {
+    /// librdkafka's log, as its default does, except that an offset reset is an ERROR of this
+    /// pipeline: the broker deleted records (retention) before they were read, and the consumer
+    /// jumped over them. Those records are lost to every table of the pipeline.
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        use rdkafka::config::RDKafkaLogLevel as L;
+        if fac == "OFFSET" && log_message.contains("offset reset") {
+            metrics::counter!("finlake_consumer_offset_resets_total", "pipeline" => self.pipeline.clone()).increment(1);
+            tracing::error!(pipeline = %self.pipeline, detail = log_message, "the broker no longer holds records this pipeline had not read yet (retention, or the embedded broker's 5 MB per partition); the consumer skips to the oldest it has and the skipped records are lost");
+            return;
+        }
+        match level {
+            L::Emerg | L::Alert | L::Critical | L::Error => tracing::error!(target: "librdkafka", "librdkafka: {fac} {log_message}"),
+            L::Warning => tracing::warn!(target: "librdkafka", "librdkafka: {fac} {log_message}"),
+            L::Notice | L::Info => tracing::info!(target: "librdkafka", "librdkafka: {fac} {log_message}"),
+            L::Debug => tracing::debug!(target: "librdkafka", "librdkafka: {fac} {log_message}"),
+        }
+    }
+
     fn stats(&self, statistics: Statistics) {
         let lag = lag_of(&statistics, &self.topic);
         self.lag.set(lag);

@@ -82,9 +82,10 @@ pub struct WholeBatchFailure {
 pub struct GraphOutput {
     pub rows: Vec<TableRow>,
     pub failures: Vec<Failure>,
-    /// Per stage that ran: its id, the time its calls took (isolation retries included), and
-    /// how many records failed in it other than by rejection (trap, timeout, memory).
-    pub calls: Vec<(String, std::time::Duration, usize)>,
+    /// Per stage that ran: its id, the time its calls took (isolation retries included), how
+    /// many records failed in it other than by rejection (trap, timeout, memory), and how many
+    /// records it was given.
+    pub calls: Vec<(String, std::time::Duration, usize, usize)>,
     /// Set when a stage failed the whole batch; `rows` and `failures` are then incomplete and
     /// must not be written.
     pub whole_batch: Option<WholeBatchFailure>,
@@ -174,7 +175,7 @@ impl Graph {
             let outcome =
                 call_isolating(&mut self.stages[s], input, origins, &mut emitted, &mut output.failures, &mut tries);
             let errors = output.failures[failed_before..].iter().filter(|f| f.kind != "rejected").count();
-            output.calls.push((self.stages[s].id.clone(), started.elapsed(), errors));
+            output.calls.push((self.stages[s].id.clone(), started.elapsed(), errors, input.len()));
             let every_record_failed = input.len() >= 2 && errors == input.len();
             match outcome {
                 Err(Abort::Fatal(e)) => return Err(e),

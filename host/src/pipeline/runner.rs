@@ -382,7 +382,7 @@ impl Runner<'_> {
         self.graph.sampling = self.sample_due();
         let mut output = loop {
             let output = tokio::task::block_in_place(|| self.graph.run(&batch))?;
-            for (stage, took, errors) in &output.calls {
+            for (stage, took, errors, _) in &output.calls {
                 stats.stage_called(stage, *took, *errors);
             }
             let Some(failure) = output.whole_batch else { break output };

@@ -51,6 +51,15 @@ pub async fn latest_snapshots(
     table: &deltalake::DeltaTable,
     name: &str,
 ) -> Result<BTreeMap<String, Snapshot>, SinkError> {
+    snapshots_before(table, name, None).await
+}
+
+/// Per stage, the newest snapshot taken at or before `before_us` (any, when `None`).
+pub async fn snapshots_before(
+    table: &deltalake::DeltaTable,
+    name: &str,
+    before_us: Option<i64>,
+) -> Result<BTreeMap<String, Snapshot>, SinkError> {
     let io = |message: String| SinkError::Io { path: name.to_string(), message };
     let mut latest: BTreeMap<String, Snapshot> = BTreeMap::new();
     let batches = crate::delta::scan(table, &["stage", "plugin_version", "snapshot", "taken_at"]).await.map_err(io)?;
@@ -66,7 +75,8 @@ pub async fn latest_snapshots(
         for i in 0..batch.num_rows() {
             let at = taken.as_primitive::<Int64Type>().value(i);
             let stage = stage.as_string::<i32>().value(i).to_string();
-            if latest.get(&stage).is_none_or(|s| s.taken_at_us <= at) && !snap.is_null(i) {
+            let in_range = before_us.is_none_or(|b| at <= b);
+            if in_range && latest.get(&stage).is_none_or(|s| s.taken_at_us <= at) && !snap.is_null(i) {
                 latest.insert(
                     stage,
                     Snapshot {

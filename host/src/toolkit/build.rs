@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::{ToolkitError, sdk};
+
 /// The languages a plugin folder can be written in, recognised by its files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -57,48 +59,52 @@ fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()))
 }
 
-/// Finds the `wit/` folder with `finlake.wit`: `FINLAKE_WIT`, or the nearest ancestor's `wit/`.
-pub fn find_wit(start: &Path) -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("FINLAKE_WIT") {
-        return Ok(PathBuf::from(p));
-    }
-    let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let mut candidates = start.ancestors().chain(cwd.ancestors()).map(|a| a.join("wit"));
-    candidates.find(|w| w.join("finlake.wit").exists()).ok_or_else(|| {
-        format!("no wit/finlake.wit above {}: run inside the FinLake checkout or set FINLAKE_WIT", start.display())
-    })
+fn run(cmd: &mut Command, what: &str) -> Result<(), ToolkitError> {
+    let status = cmd.status().map_err(|e| ToolkitError::Tool(format!("cannot run {what}: {e}")))?;
+    if status.success() { Ok(()) } else { Err(ToolkitError::Tool(format!("{what} failed ({status})"))) }
 }
 
-fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let status = cmd.status().map_err(|e| format!("cannot run {what}: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("{what} failed ({status})")) }
-}
-
-/// Builds the plugin in `dir` to `out_dir/<name>.wasm` and returns that path.
-pub fn build(dir: &Path, out_dir: &Path) -> Result<PathBuf, String> {
+/// Builds the plugin in `dir` to `out_dir/<name>.wasm` (default `dir/dist`) and returns that
+/// path. Every language builds against the WIT this binary carries ([`sdk::WIT`]).
+pub fn build(dir: &Path, out_dir: Option<&Path>) -> Result<PathBuf, ToolkitError> {
     let lang = Lang::detect(dir).ok_or_else(|| {
-        format!("{}: no Cargo.toml, app.py, plugin.js or plugin.c: not a plugin folder", dir.display())
+        ToolkitError::Invalid(format!(
+            "{}: no Cargo.toml, app.py, plugin.js or plugin.c: not a plugin folder",
+            dir.display()
+        ))
     })?;
-    let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+    let dir = dir.canonicalize().map_err(ToolkitError::io(dir))?;
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("plugin").to_string();
-    std::fs::create_dir_all(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
-    let out = out_dir.canonicalize().map_err(|e| e.to_string())?.join(format!("{name}.wasm"));
-    match lang {
-        Lang::Rust => build_rust(&dir, &name, &out),
-        Lang::Python => build_python(&dir, &find_wit(&dir)?, &out),
-        Lang::Js => build_js(&dir, &find_wit(&dir)?, &out),
-        Lang::C => build_c(&dir, &find_wit(&dir)?, &out),
-    }?;
-    Ok(out)
+    let out_dir = out_dir.map_or_else(|| dir.join("dist"), Path::to_path_buf);
+    std::fs::create_dir_all(&out_dir).map_err(ToolkitError::io(&out_dir))?;
+    let out = out_dir.canonicalize().map_err(ToolkitError::io(&out_dir))?.join(format!("{name}.wasm"));
+    if lang == Lang::Rust {
+        build_rust(&dir, &name, &out)?;
+        return Ok(out);
+    }
+    let work = tempfile_dir()?;
+    let result = sdk::write_wit(&work.join("wit")).and_then(|wit| match lang {
+        Lang::Python => build_python(&dir, &wit, &out),
+        Lang::Js => build_js(&dir, &wit, &out),
+        _ => build_c(&dir, &wit, &out),
+    });
+    let _ = std::fs::remove_dir_all(&work);
+    result.map(|()| out)
 }
 
-fn build_rust(dir: &Path, name: &str, out: &Path) -> Result<(), String> {
+fn build_rust(dir: &Path, name: &str, out: &Path) -> Result<(), ToolkitError> {
     let targets = Command::new("rustup").args(["target", "list", "--installed"]).output();
     if let Ok(t) = targets
         && !String::from_utf8_lossy(&t.stdout).contains("wasm32-wasip2")
     {
-        return Err("the wasm32-wasip2 target is not installed: rustup target add wasm32-wasip2".into());
+        return Err(ToolkitError::Tool(
+            "the wasm32-wasip2 target is not installed: rustup target add wasm32-wasip2".into(),
+        ));
+    }
+    // A plugin made by `finlake plugin new` vendors the SDK: keep it the one this binary
+    // carries, so it matches the host's interface.
+    if dir.join(sdk::RUST_VENDOR_DIR).is_dir() && sdk::vendor_rust(dir)? {
+        eprintln!("updated {} to the SDK of this finlake ({})", sdk::RUST_VENDOR_DIR, sdk::VERSION);
     }
     // FINLAKE_PLUGINS_TARGET shares one target directory between plugins (faster rebuilds).
     let target_dir =
@@ -111,54 +117,64 @@ fn build_rust(dir: &Path, name: &str, out: &Path) -> Result<(), String> {
         "cargo build --target wasm32-wasip2",
     )?;
     let built = target_dir.join("wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
-    std::fs::copy(&built, out).map_err(|e| format!("{}: {e}", built.display()))?;
+    std::fs::copy(&built, out).map_err(ToolkitError::io(&built))?;
     Ok(())
 }
 
-fn sdk_dir(dir: &Path, file: &str, shared: &str) -> PathBuf {
-    // A plugin made by `finlake plugin new` carries its own copy of the SDK file; the plugins in
-    // this repository share one.
-    if dir.join(file).exists() { dir.to_path_buf() } else { dir.join("..").join(shared) }
+/// Where the SDK file is: a copy in the plugin folder (`finlake plugin new` writes one), the
+/// shared one of this repository's example plugins, or none (then the installed package).
+fn sdk_file(dir: &Path, candidates: &[&str]) -> Option<PathBuf> {
+    candidates.iter().map(|c| dir.join(c)).find(|p| p.is_file())
 }
 
-fn build_python(dir: &Path, wit: &Path, out: &Path) -> Result<(), String> {
+fn build_python(dir: &Path, wit: &Path, out: &Path) -> Result<(), ToolkitError> {
     let py = tool("FINLAKE_COMPONENTIZE_PY_BIN", cache_home().join("venv/bin/componentize-py"), "componentize-py")
-        .ok_or("componentize-py not found: pip install componentize-py==0.25.1 (or run ./xtask/setup.sh)")?;
-    let sdk = sdk_dir(dir, "finlake_plugin.py", "sdk");
-    run(
-        Command::new(py)
-            .arg("-d")
-            .arg(wit)
-            .args(["-w", "plugin", "componentize", "app", "-p"])
-            .arg(dir)
-            .arg("-p")
-            .arg(&sdk)
-            .arg("-o")
-            .arg(out)
-            .arg("--stub-wasi")
-            .current_dir(dir),
-        "componentize-py",
-    )
+        .ok_or_else(|| {
+            ToolkitError::Tool(
+                "componentize-py not found: pip install componentize-py==0.25.1 (or run ./xtask/setup.sh)".into(),
+            )
+        })?;
+    let mut cmd = Command::new(py);
+    cmd.arg("-d").arg(wit).args(["-w", "plugin", "componentize", "app", "-p"]).arg(dir);
+    // Without a copy, `finlake_plugin` comes from the environment componentize-py runs in
+    // (pip install finlake_plugin-*.whl).
+    if let Some(sdk) = sdk_file(dir, &["finlake_plugin.py", "../sdk/finlake_plugin.py"]) {
+        cmd.arg("-p").arg(sdk.parent().unwrap_or(dir));
+    }
+    run(cmd.arg("-o").arg(out).arg("--stub-wasi").current_dir(dir), "componentize-py")
 }
 
-fn build_js(dir: &Path, wit: &Path, out: &Path) -> Result<(), String> {
+fn build_js(dir: &Path, wit: &Path, out: &Path) -> Result<(), ToolkitError> {
     let js = tool(
         "FINLAKE_COMPONENTIZE_JS_BIN",
         cache_home().join("node/node_modules/.bin/componentize-js"),
         "componentize-js",
     )
-    .ok_or(
-        "componentize-js not found: npm install @bytecodealliance/componentize-js@0.23.0 (or run ./xtask/setup.sh)",
-    )?;
-    let sdk = sdk_dir(dir, "finlake-plugin.js", "sdk").join("finlake-plugin.js");
+    .ok_or_else(|| {
+        ToolkitError::Tool(
+            "componentize-js not found: npm install @bytecodealliance/componentize-js@0.23.0 (or run ./xtask/setup.sh)"
+                .into(),
+        )
+    })?;
+    let sdk = sdk_file(
+        dir,
+        &["finlake-plugin.js", "node_modules/finlake-plugin/finlake-plugin.js", "../sdk/finlake-plugin.js"],
+    )
+    .ok_or_else(|| {
+        ToolkitError::Invalid(format!(
+            "{}: no finlake-plugin.js (the SDK): npm install finlake-plugin-{}.tgz, or copy it next to plugin.js",
+            dir.display(),
+            sdk::VERSION
+        ))
+    })?;
     let work = tempfile_dir()?;
     let bundle = work.join("plugin.js");
     let text = [std::fs::read_to_string(&sdk), std::fs::read_to_string(dir.join("plugin.js"))]
         .into_iter()
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("reading {} and plugin.js: {e}", sdk.display()))?
+        .map_err(ToolkitError::io(dir))?
         .join("\n");
-    std::fs::write(&bundle, text).map_err(|e| e.to_string())?;
+    std::fs::write(&bundle, text).map_err(ToolkitError::io(&bundle))?;
     let result = run(
         Command::new(js)
             .arg("plugin.js")
@@ -173,20 +189,20 @@ fn build_js(dir: &Path, wit: &Path, out: &Path) -> Result<(), String> {
     result
 }
 
-fn build_c(dir: &Path, wit: &Path, out: &Path) -> Result<(), String> {
+fn build_c(dir: &Path, wit: &Path, out: &Path) -> Result<(), ToolkitError> {
     let script = dir.join("build.sh");
     if !script.exists() {
-        return Err(format!("{}: C plugins build with their build.sh", dir.display()));
+        return Err(ToolkitError::Invalid(format!("{}: C plugins build with their build.sh", dir.display())));
     }
     run(Command::new("bash").arg(&script).arg(wit).arg(out).current_dir(dir), "build.sh")
 }
 
-fn tempfile_dir() -> Result<PathBuf, String> {
+fn tempfile_dir() -> Result<PathBuf, ToolkitError> {
     let dir = std::env::temp_dir().join(format!(
         "finlake-build-{}-{}",
         std::process::id(),
         chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
     ));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&dir).map_err(ToolkitError::io(&dir))?;
     Ok(dir)
 }

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::ToolkitError;
 use super::build::Lang;
+use super::sdk;
 
 const SAMPLE: &str = include_str!("../../../plugins/templates/common/sample.jsonl");
 const EXPECTED: &str = include_str!("../../../plugins/templates/common/expected.jsonl");
@@ -10,12 +12,8 @@ const README: &str = include_str!("../../../plugins/templates/common/README.md")
 const RUST_CARGO: &str = include_str!("../../../plugins/templates/rust/Cargo.toml");
 const RUST_LIB: &str = include_str!("../../../plugins/templates/rust/src/lib.rs");
 const PY_APP: &str = include_str!("../../../plugins/templates/python/app.py");
-const PY_SDK: &str = include_str!("../../../plugins/python/sdk/finlake_plugin.py");
 const JS_PLUGIN: &str = include_str!("../../../plugins/templates/js/plugin.js");
-const JS_SDK: &str = include_str!("../../../plugins/js/sdk/finlake-plugin.js");
 const C_PLUGIN: &str = include_str!("../../../plugins/c/template/plugin.c");
-const C_SDK: &str = include_str!("../../../plugins/c/sdk/finlake_plugin.h");
-const C_BUILD: &str = include_str!("../../../plugins/c/sdk/build.sh");
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -24,14 +22,17 @@ fn valid_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-/// Creates `parent/<name>/` for `lang` and returns its path.
-pub fn create(lang: Lang, name: &str, parent: &Path) -> Result<PathBuf, String> {
+/// Creates `parent/<name>/` for `lang` and returns its path. The folder needs nothing from a
+/// FinLake checkout: it carries its SDK (see [`sdk`]), and builds take the WIT from the binary.
+pub fn create(lang: Lang, name: &str, parent: &Path) -> Result<PathBuf, ToolkitError> {
     if !valid_name(name) {
-        return Err(format!("plugin name {name:?}: use lowercase letters, digits and '-', starting with a letter"));
+        return Err(ToolkitError::Invalid(format!(
+            "plugin name {name:?}: use lowercase letters, digits and '-', starting with a letter"
+        )));
     }
     let dir = parent.join(name);
     if dir.exists() {
-        return Err(format!("{} already exists", dir.display()));
+        return Err(ToolkitError::Invalid(format!("{} already exists", dir.display())));
     }
     let fill = |t: &str| {
         t.replace("{{name}}", name).replace("{{dir}}", &dir.display().to_string()).replace(
@@ -51,43 +52,28 @@ pub fn create(lang: Lang, name: &str, parent: &Path) -> Result<PathBuf, String> 
     ];
     match lang {
         Lang::Rust => {
-            let sdk = find_rust_sdk(parent)?;
-            files.push((dir.join("Cargo.toml"), fill(RUST_CARGO).replace("{{sdk}}", &sdk.display().to_string())));
+            files.push((dir.join("Cargo.toml"), fill(RUST_CARGO).replace("{{sdk_version}}", sdk::VERSION)));
             files.push((dir.join("src/lib.rs"), fill(RUST_LIB)));
         }
         Lang::Python => {
             files.push((dir.join("app.py"), fill(PY_APP)));
-            files.push((dir.join("finlake_plugin.py"), PY_SDK.to_string()));
+            files.push((dir.join("finlake_plugin.py"), sdk::PYTHON_SDK.to_string()));
         }
         Lang::Js => {
             files.push((dir.join("plugin.js"), fill(JS_PLUGIN)));
-            files.push((dir.join("finlake-plugin.js"), JS_SDK.to_string()));
+            files.push((dir.join("finlake-plugin.js"), sdk::JS_SDK.to_string()));
         }
         Lang::C => {
             files.push((dir.join("plugin.c"), fill(C_PLUGIN)));
-            files.push((dir.join("finlake_plugin.h"), C_SDK.to_string()));
-            files.push((dir.join("build.sh"), C_BUILD.to_string()));
+            files.push((dir.join("finlake_plugin.h"), sdk::C_SDK.to_string()));
+            files.push((dir.join("build.sh"), sdk::C_BUILD.to_string()));
         }
     }
     for (path, text) in files {
-        if let Some(p) = path.parent() {
-            std::fs::create_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))?;
-        }
-        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        sdk::write(&path, &text)?;
+    }
+    if lang == Lang::Rust {
+        sdk::vendor_rust(&dir)?;
     }
     Ok(dir)
-}
-
-/// The Rust SDK crate: `FINLAKE_RUST_SDK`, or `plugins/sdk` of the nearest FinLake checkout.
-fn find_rust_sdk(start: &Path) -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("FINLAKE_RUST_SDK") {
-        return Ok(PathBuf::from(p));
-    }
-    std::fs::create_dir_all(start).map_err(|e| format!("{}: {e}", start.display()))?;
-    let start = start.canonicalize().map_err(|e| e.to_string())?;
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let mut candidates = start.ancestors().chain(cwd.ancestors()).map(|a| a.join("plugins/sdk"));
-    candidates.find(|s| s.join("Cargo.toml").exists()).ok_or_else(|| {
-        "cannot find plugins/sdk: create the plugin inside the FinLake checkout or set FINLAKE_RUST_SDK".into()
-    })
 }

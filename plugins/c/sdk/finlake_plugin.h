@@ -14,6 +14,9 @@
 #ifndef FINLAKE_PLUGIN_H
 #define FINLAKE_PLUGIN_H
 
+/* The SDK's version (the same for the Rust, Python, JavaScript and C SDKs). */
+#define FINLAKE_PLUGIN_SDK_VERSION "0.1.0"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -7,6 +7,8 @@
 // The build concatenates this file with yours (componentize-js takes one module).
 import { log as hostLog } from 'finlake:plugin/host@0.1.0';
 
+const FINLAKE_SDK_VERSION = '0.1.0';
+
 const ENTRY = 40; // bytes per record entry, see wit/finlake.wit
 const ROW = 12; // bytes per row entry
 const utf8 = new TextDecoder('utf-8', { fatal: true });

@@ -44,7 +44,12 @@ struct SilverTrade<'a> {
 
 impl Plugin for NormalizeTrade {
     const NAME: &'static str = "normalize-trade";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    // Test builds (xtask/build-plugins.sh) set `NORMALIZE_TRADE_VERSION` and
+    // `NORMALIZE_TRADE_VARIANT` to make candidates for the shadow-run tests.
+    const VERSION: &'static str = match option_env!("NORMALIZE_TRADE_VERSION") {
+        Some(v) => v,
+        None => env!("CARGO_PKG_VERSION"),
+    };
 
     fn new(config: Config) -> Result<Self, String> {
         let allowed_symbols = match config.get("allowed_symbols") {
@@ -118,6 +123,14 @@ impl Plugin for NormalizeTrade {
         };
         let quantity = quantity as i64;
         let asset_class = self.asset_classes.get(&symbol).unwrap_or(&self.default_asset_class);
+        // Test variants: `exchange:SYM` reports another venue for one symbol's trades, `trap:SYM`
+        // panics on them.
+        let mut exchange = raw.exchange;
+        match option_env!("NORMALIZE_TRADE_VARIANT").and_then(|v| v.split_once(':')) {
+            Some(("exchange", s)) if s == symbol => exchange = Some("SHADOW".into()),
+            Some(("trap", s)) if s == symbol => panic!("test variant: trap on {symbol}"),
+            _ => {}
+        }
         out.emit(
             "trades",
             &SilverTrade {
@@ -129,7 +142,7 @@ impl Plugin for NormalizeTrade {
                 notional: price * quantity as f64,
                 asset_class,
                 currency: &self.currency,
-                exchange: raw.exchange,
+                exchange,
                 event_time,
             },
         );

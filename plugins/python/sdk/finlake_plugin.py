@@ -18,6 +18,8 @@ the exception's message. The SDK hides the flat batch layout of ``wit/finlake.wi
 import json
 import struct
 
+__version__ = "0.1.0"
+
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import host, types

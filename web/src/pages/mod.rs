@@ -7,4 +7,5 @@ pub mod markets;
 pub mod overview;
 pub mod pipelines;
 pub mod plugins;
+mod shadow;
 mod sql;

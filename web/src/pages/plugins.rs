@@ -1,5 +1,6 @@
 //! Plugins: what runs in every stage (version, sha, calls, errors, p50/p99 live), the kept
-//! versions with Rollback, an upload control for a new version, and the last refusal.
+//! versions with Rollback, an upload control for a new version, the last shadow run of a
+//! candidate, and the last refusal.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -96,6 +97,7 @@ fn PluginCard(name: String, stages: Vec<StagePlugin>, ctx: Ctx) -> impl IntoView
     }
     versions.sort_by(|a, b| b.live_since.cmp(&a.live_since));
     let listed_refusal = stages.iter().filter_map(|s| s.last_refusal.clone()).max_by(|a, b| a.at.cmp(&b.at));
+    let shadow = stages.iter().find_map(|s| s.last_shadow.clone());
     let key = name.clone();
     let refusal = move || {
         let live_one = ctx.refusals.with(|m| m.get(&key).cloned());
@@ -219,6 +221,7 @@ fn PluginCard(name: String, stages: Vec<StagePlugin>, ctx: Ctx) -> impl IntoView
                     Err(e) => view! { <div data-test="plugin-upload-error">{ui::titled_error("Upload refused", &e)}</div> }.into_any(),
                 })
             }
+            {shadow.map(super::shadow::report_view)}
             {move || refusal().map(|r| view! {
                 <div class="refusal" data-test="plugin-last-refusal">
                     <strong>"Last refused version "</strong>
