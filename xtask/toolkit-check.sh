@@ -31,8 +31,10 @@ cmp <(finlake plugin wit) hello-rust/vendor/finlake-plugin-sdk/wit/finlake.wit
 step "plugin toolkit: Python against the installed wheel"
 finlake plugin new --lang python wheel-py
 rm wheel-py/finlake_plugin.py
-"$FINLAKE_VENV/bin/pip" install -q --no-deps --target "$work/site" "$sdk_dist"/finlake_plugin-*.whl
-PYTHONPATH="$work/site" check wheel-py
+# componentize-py bundles what its own environment has installed: a fresh one, with the wheel.
+python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install -q "componentize-py==$FINLAKE_COMPONENTIZE_PY" "$sdk_dist"/finlake_plugin-*.whl
+FINLAKE_COMPONENTIZE_PY_BIN="$work/venv/bin/componentize-py" check wheel-py
 
 step "plugin toolkit: JavaScript against the installed npm package"
 finlake plugin new --lang js npm-js

@@ -51,11 +51,7 @@ pub fn stats() -> Option<HeapStats> {
     {
         // SAFETY: mallinfo2 only reads the allocator's counters (taking each arena's lock).
         let m = unsafe { libc::mallinfo2() };
-        Some(HeapStats {
-            in_use: (m.uordblks + m.hblkhd) as u64,
-            free: m.fordblks as u64,
-            mmapped: m.hblkhd as u64,
-        })
+        Some(HeapStats { in_use: (m.uordblks + m.hblkhd) as u64, free: m.fordblks as u64, mmapped: m.hblkhd as u64 })
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     {

@@ -107,7 +107,10 @@ pub(super) async fn shadow_plugin(
 }
 
 /// The body of an upload, or why it cannot be taken.
-fn upload(state: &AppState, body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Result<Vec<u8>, AppError> {
+fn upload(
+    state: &AppState,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Vec<u8>, AppError> {
     let limit = state.control.config().api.max_upload_mb;
     let bytes = body.map_err(|e| {
         let status = e.status();

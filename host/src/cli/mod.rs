@@ -8,7 +8,7 @@ pub mod plugin;
 pub mod produce;
 pub mod query;
 pub mod remote;
-pub mod shadow_report;
 pub mod run;
+pub mod shadow_report;
 pub mod signal;
 pub mod validate;

@@ -114,11 +114,8 @@ impl Remote {
         body: Vec<u8>,
     ) -> Result<T, RemoteError> {
         let url = format!("{}{path}", self.api.trim_end_matches('/'));
-        let mut request = reqwest::Client::new()
-            .request(method, &url)
-            .query(query)
-            .header(CONTENT_TYPE, content_type)
-            .body(body);
+        let mut request =
+            reqwest::Client::new().request(method, &url).query(query).header(CONTENT_TYPE, content_type).body(body);
         if let Some(t) = &self.token {
             request = request.bearer_auth(t);
         }

@@ -27,9 +27,8 @@ pub fn render(r: &ShadowReport) -> String {
     for p in &r.pipelines {
         let range = match (&p.first, &p.last) {
             (Some(a), Some(b)) => {
-                let t = |ms: i64| {
-                    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339()).unwrap_or_default()
-                };
+                let t =
+                    |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339()).unwrap_or_default();
                 format!("{} .. {}", t(a.timestamp_ms), t(b.timestamp_ms))
             }
             _ => "no records".into(),

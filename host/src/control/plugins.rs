@@ -363,7 +363,10 @@ pub fn shadow_verdict(report: &finlake_api::ShadowReport, max_diff: u64) -> Opti
             .iter()
             .flat_map(|p| p.trap_examples.iter().map(move |t| (p, t)))
             .map(|(p, t)| {
-                format!("{} partition {} offset {} (stage {}): {}: {}", p.pipeline, t.partition, t.offset, t.stage, t.kind, t.reason)
+                format!(
+                    "{} partition {} offset {} (stage {}): {}: {}",
+                    p.pipeline, t.partition, t.offset, t.stage, t.kind, t.reason
+                )
             })
             .collect();
         return Some(format!(

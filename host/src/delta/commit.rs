@@ -43,9 +43,8 @@ pub async fn commit(
     txns: Vec<Transaction>,
     metadata: HashMap<String, serde_json::Value>,
 ) -> Result<u64, DeltaError> {
-    let shape = |t: &DeltaTable| {
-        t.snapshot().ok().map(|s| (s.schema().clone(), s.metadata().partition_columns().to_vec()))
-    };
+    let shape =
+        |t: &DeltaTable| t.snapshot().ok().map(|s| (s.schema().clone(), s.metadata().partition_columns().to_vec()));
     let before = shape(table);
     match commit_once(table, name, adds.clone(), txns.clone(), metadata.clone()).await {
         Err(DeltaError::Delta { source, .. })
@@ -59,7 +58,8 @@ pub async fn commit(
             table.update_incremental(None).await.map_err(DeltaError::delta(name))?;
             if shape(table) != before {
                 return Err(DeltaError::other(name)(
-                    "the table's schema or partitioning was changed by another writer while rows were being committed".into(),
+                    "the table's schema or partitioning was changed by another writer while rows were being committed"
+                        .into(),
                 ));
             }
             tracing::info!(table = name, "table properties changed under a commit; committing again on top");

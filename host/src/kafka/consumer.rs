@@ -83,7 +83,9 @@ impl ClientContext for SeekContext {
             return;
         }
         match level {
-            L::Emerg | L::Alert | L::Critical | L::Error => tracing::error!(target: "librdkafka", "librdkafka: {fac} {log_message}"),
+            L::Emerg | L::Alert | L::Critical | L::Error => {
+                tracing::error!(target: "librdkafka", "librdkafka: {fac} {log_message}")
+            }
             L::Warning => tracing::warn!(target: "librdkafka", "librdkafka: {fac} {log_message}"),
             L::Notice | L::Info => tracing::info!(target: "librdkafka", "librdkafka: {fac} {log_message}"),
             L::Debug => tracing::debug!(target: "librdkafka", "librdkafka: {fac} {log_message}"),

@@ -73,9 +73,8 @@ pub async fn read(config: &Config, table: &TableConfig, range: Range) -> Result<
     .map_err(|e| ShadowError::Lake(format!("table {name}: {e}")))?;
     let sql = |e: deltalake::datafusion::error::DataFusionError| ShadowError::Lake(format!("table {name}: {e}"));
     let mut frame = crate::query::session().read_table(provider).map_err(sql)?;
-    frame = frame
-        .select_columns(&["key", "value", "kafka_partition", "kafka_offset", "kafka_timestamp"])
-        .map_err(sql)?;
+    frame =
+        frame.select_columns(&["key", "value", "kafka_partition", "kafka_offset", "kafka_timestamp"]).map_err(sql)?;
     if let Some(since) = range.since_ms {
         let at = ScalarValue::TimestampMicrosecond(Some(since * 1000), Some("UTC".into()));
         frame = frame.filter(col("kafka_timestamp").gt_eq(lit(at))).map_err(sql)?;

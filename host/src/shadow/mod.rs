@@ -36,7 +36,9 @@ pub enum ShadowError {
     Candidate(String),
     #[error("the live version cannot run: {0}")]
     Live(String),
-    #[error("pipeline {0} has no bronze table with the records it consumed (a table its first stage writes, layer = \"bronze\", with a value column and kafka_columns)")]
+    #[error(
+        "pipeline {0} has no bronze table with the records it consumed (a table its first stage writes, layer = \"bronze\", with a value column and kafka_columns)"
+    )]
     NoSource(String),
     #[error("no recorded input: {0}")]
     NoInput(String),
@@ -100,7 +102,8 @@ pub async fn run(
         millis: 0,
     };
     for pipeline in pipelines {
-        let source = input::source_table(&config, &pipeline).ok_or_else(|| ShadowError::NoSource(pipeline.name.clone()))?;
+        let source =
+            input::source_table(&config, &pipeline).ok_or_else(|| ShadowError::NoSource(pipeline.name.clone()))?;
         let (records, source_version) = input::read(&config, source, range).await?;
         let states = snapshots(&config, &pipeline, records.first().map(|r| r.timestamp_ms)).await?;
         let job = Job {

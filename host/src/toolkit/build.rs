@@ -134,14 +134,45 @@ fn build_python(dir: &Path, wit: &Path, out: &Path) -> Result<(), ToolkitError> 
                 "componentize-py not found: pip install componentize-py==0.25.1 (or run ./xtask/setup.sh)".into(),
             )
         })?;
-    let mut cmd = Command::new(py);
-    cmd.arg("-d").arg(wit).args(["-w", "plugin", "componentize", "app", "-p"]).arg(dir);
-    // Without a copy, `finlake_plugin` comes from the environment componentize-py runs in
-    // (pip install finlake_plugin-*.whl).
-    if let Some(sdk) = sdk_file(dir, &["finlake_plugin.py", "../sdk/finlake_plugin.py"]) {
-        cmd.arg("-p").arg(sdk.parent().unwrap_or(dir));
-    }
-    run(cmd.arg("-o").arg(out).arg("--stub-wasi").current_dir(dir), "componentize-py")
+    // The SDK: a copy next to app.py (`plugin new` writes one), the shared one of this
+    // repository's examples, or the package installed where componentize-py runs (the wheel).
+    let work = tempfile_dir()?;
+    let sdk = match sdk_file(dir, &["finlake_plugin.py", "../sdk/finlake_plugin.py"]) {
+        Some(file) => Ok(file.parent().unwrap_or(dir).to_path_buf()),
+        // Only the module, not the whole environment, goes into the component.
+        None => installed_python_sdk(&py)
+            .and_then(|module| std::fs::copy(&module, work.join("finlake_plugin.py")).ok())
+            .map(|_| work.clone())
+            .ok_or_else(|| {
+            ToolkitError::Invalid(format!(
+                "{}: no finlake_plugin.py next to app.py, and the Python of {} has no finlake_plugin installed: pip install finlake_plugin-{}-py3-none-any.whl there, or copy the SDK file next to app.py",
+                dir.display(),
+                py.display(),
+                sdk::VERSION
+            ))
+        }),
+    };
+    let result = sdk.and_then(|sdk| {
+        let mut cmd = Command::new(&py);
+        cmd.arg("-d").arg(wit).args(["-w", "plugin", "componentize", "app", "-p"]).arg(dir).arg("-p").arg(sdk);
+        run(cmd.arg("-o").arg(out).arg("--stub-wasi").current_dir(dir), "componentize-py")
+    });
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+/// The `finlake_plugin` module file the Python next to `componentize_py` (its virtualenv's,
+/// else `python3`) imports: componentize-py bundles only the paths it is given.
+fn installed_python_sdk(componentize_py: &Path) -> Option<PathBuf> {
+    let beside = componentize_py.parent().map(|d| d.join("python3")).filter(|p| p.is_file());
+    let python = beside.unwrap_or_else(|| PathBuf::from("python3"));
+    let out = Command::new(python)
+        // Found, not imported: the SDK imports bindings that exist only inside a build.
+        .args(["-c", "import importlib.util as u; s = u.find_spec('finlake_plugin'); print(s.origin if s else '')"])
+        .output()
+        .ok()?;
+    let path = String::from_utf8(out.stdout).ok()?;
+    (out.status.success() && !path.trim().is_empty()).then(|| PathBuf::from(path.trim()))
 }
 
 fn build_js(dir: &Path, wit: &Path, out: &Path) -> Result<(), ToolkitError> {
