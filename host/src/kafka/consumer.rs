@@ -164,6 +164,13 @@ pub fn create_consumer(
         .set("enable.partition.eof", "false")
         .set_if_absent("session.timeout.ms", "6000")
         .set_if_absent("max.poll.interval.ms", "300000")
+        // librdkafka prefetches up to 100 000 records per partition and 64 MiB per consumer by
+        // default: memory that scales with partitions and backlog, not with the batch a
+        // pipeline takes (at most `batch.max_records`). 16 MiB keeps the fetcher ahead of the
+        // pipelines at the soak's rates (xtask/soak.sh) and bounds it. `[kafka.properties]`
+        // overrides either.
+        .set_if_absent("queued.max.messages.kbytes", "16384")
+        .set_if_absent("queued.min.messages", "10000")
         // Statistics carry each partition's consumer lag (for /api/pipelines and the dashboard).
         .set_if_absent("statistics.interval.ms", "1000");
     let consumer: PipelineConsumer = config.create_with_context(SeekContext {
