@@ -8,7 +8,7 @@
 // it stood. Each page's screenshot is written to DIR.
 import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 // playwright-core is installed once into the tools cache ($BROWSER_NODE), not the checkout.
 const { chromium } = createRequire(`${process.env.BROWSER_NODE}/`)('playwright-core');
@@ -138,6 +138,28 @@ await step('plugins: a broken upload shows its refusal and the old version keeps
   await until('stock-trades to keep consuming', async () =>
     (await api('/api/pipelines')).find((p) => p.name === 'stock-trades').records_in > records, 20000);
   await shot('plugins');
+});
+
+await step('plugins: the last shadow run of a candidate is shown on its card', async () => {
+  // A build of normalize-trade that reports another exchange for TSLA trades.
+  const candidate = readFileSync(join(dirname(args.broken), 'normalize-trade-exchange.wasm'));
+  const report = await api('/api/plugins/normalize-trade/shadow?limit=500', {
+    method: 'POST',
+    headers: { 'content-type': 'application/wasm' },
+    body: candidate,
+  });
+  if (!(report.differences > 0)) throw new Error(`no difference reported: ${JSON.stringify(report).slice(0, 300)}`);
+  await t('nav-overview').click();
+  await t('nav-plugins').click();
+  const card = page.locator('[data-test="plugin-card"][data-plugin="normalize-trade"]');
+  const shown = card.locator('[data-test="plugin-shadow"]');
+  await shown.waitFor();
+  const differences = Number(await shown.getAttribute('data-differences'));
+  if (differences !== report.differences) throw new Error(`page shows ${differences} differences, the API ${report.differences}`);
+  await card.locator('[data-test="shadow-example"][data-kind="changed"]').first().waitFor();
+  const row = await card.locator('[data-test="shadow-output"][data-table="silver_trades"]').innerText();
+  if (!row.includes(String(report.differences))) throw new Error(`silver_trades row: ${row}`);
+  await shot('plugins-shadow', true);
 });
 
 await step('pipelines: an invalid edit shows the error at its line; a valid one applies', async () => {

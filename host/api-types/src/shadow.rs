@@ -137,7 +137,7 @@ pub struct ShadowFailure {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
 pub struct DeployQuery {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shadow: bool,
     /// Rows allowed to differ (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -71,9 +71,10 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(
 pub(super) async fn upload_plugin(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(query): Query<DeployQuery>,
+    query: Result<Query<DeployQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<DeployReport>, AppError> {
+    let Query(query) = query.map_err(|e| AppError::bad_request(e.body_text()))?;
     let bytes = upload(&state, body)?;
     tracing::info!(plugin = %name, bytes = bytes.len(), shadow = query.shadow, "plugin upload received");
     if query.shadow {
@@ -97,9 +98,10 @@ pub(super) async fn upload_plugin(
 pub(super) async fn shadow_plugin(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(query): Query<ShadowQuery>,
+    query: Result<Query<ShadowQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<ShadowReport>, AppError> {
+    let Query(query) = query.map_err(|e| AppError::bad_request(e.body_text()))?;
     let bytes = upload(&state, body)?;
     let range = crate::shadow::range(query.from_version, query.since.as_deref(), query.limit)?;
     tracing::info!(plugin = %name, bytes = bytes.len(), ?range, "shadow run requested");
