@@ -39,7 +39,8 @@ pub async fn sql(config: &Config, text: &str) -> Vec<serde_json::Map<String, Val
     json_rows(&out.batches)
 }
 
-async fn count(config: &Config, text: &str) -> i64 {
+/// The first value of `text`'s first row; 0 while the table does not exist yet.
+pub async fn count(config: &Config, text: &str) -> i64 {
     match query::run(&finlake::lake::catalog(config), &config.lake.root, text, &QueryOptions::default()).await {
         Ok(out) => json_rows(&out.batches).first().and_then(|r| r.values().next()?.as_i64()).unwrap_or(0),
         Err(_) => 0, // the table does not exist yet

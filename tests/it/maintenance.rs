@@ -13,11 +13,7 @@ use finlake::service::Service;
 use finlake::simulate::Kind;
 
 use crate::common::*;
-use crate::gold::sql;
-
-async fn count(config: &Config, text: &str) -> i64 {
-    sql(config, text).await.first().and_then(|r| r.values().next()?.as_i64()).unwrap_or(0)
-}
+use crate::gold::count;
 
 /// The trades pipeline and its gold tables with maintenance every second: compaction as soon
 /// as a partition has two small files, a checkpoint every 5 commits.
