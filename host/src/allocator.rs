@@ -1,22 +1,37 @@
-//! The process allocator: its settings, applied before any thread starts, and what it holds.
+//! The process allocators: their settings, applied before any thread starts, and what they hold.
 //!
-//! glibc malloc gives each thread that contends an arena of its own (up to 8 per core). Under
-//! the soak benchmark (xtask/soak.sh) the tokio workers, DataFusion, Parquet writers and
-//! maintenance spread short-lived buffers over many arenas that are never given back, and RSS
-//! climbed past 1 GiB in ten minutes; with two arenas it levels off (docs/OPERATIONS.md has
-//! both runs). mimalloc was tried and fragmented worse.
+//! Rust's heap is jemalloc, set to give pages freed for more than a second back to the system
+//! from a background thread. With glibc malloc the soak benchmark (xtask/soak.sh) showed the
+//! heap in use flat (~100 MiB) while RSS climbed: each burst (a Parquet flush, a compaction)
+//! left freed memory inside the arenas that trimming only partly returned (docs/OPERATIONS.md
+//! has the runs; mimalloc fragmented worse). The C libraries (librdkafka, zstd) still allocate
+//! through glibc, which [`tune`] bounds and [`trim_periodically`] trims.
 //!
-//! `/metrics` reports the heap as the allocator sees it (`finlake_heap_*`), so growth in RSS
-//! can be told apart: bytes handed out (something holds on to memory) versus free bytes the
+//! `/metrics` reports both heaps as the allocators see them (`finlake_heap_*`), so growth in RSS
+//! can be told apart: bytes handed out (something holds on to memory) versus free bytes an
 //! allocator keeps (fragmentation).
 
-/// Caps glibc's arenas at 2 and fixes the size from which a block gets a mapping of its own
-/// at 4 MiB, unless `MALLOC_ARENA_MAX` / `MALLOC_MMAP_THRESHOLD_` are set (then glibc already
-/// applied them).
+#[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's settings, read by jemalloc at its first allocation (`_RJEM_MALLOC_CONF` in the
+/// environment overrides them).
 ///
-/// glibc raises that threshold each time a mapped block is freed, up to 32 MiB; after a few
-/// Parquet writes every column buffer then lives in the arenas, and the holes they leave keep
-/// the arenas from shrinking. Fixed, large buffers are mapped and unmapped again.
+/// Dirty pages (freed, still mapped) are purged after 1 s and not kept "muzzy" (lazily
+/// freed) either, by a background thread so no allocation pays for it; 4 arenas instead of
+/// 4 per core, because our threads are few and a shared arena reuses what another freed.
+#[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+#[allow(non_upper_case_globals, unsafe_code)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static malloc_conf: &[u8; 70] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:4\0";
+
+/// Caps glibc's arenas (used by C libraries) at 2 and fixes the size from which a block gets a
+/// mapping of its own at 4 MiB, unless `MALLOC_ARENA_MAX` / `MALLOC_MMAP_THRESHOLD_` are set
+/// (then glibc already applied them).
+///
+/// glibc raises that threshold each time a mapped block is freed, up to 32 MiB; large buffers
+/// would then live in the arenas, and the holes they leave keep the arenas from shrinking.
 #[allow(unsafe_code)]
 pub fn tune() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -33,34 +48,46 @@ pub fn tune() {
     }
 }
 
-/// The heap as the allocator accounts for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The heap as the allocators account for it (jemalloc for Rust, glibc for C libraries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct HeapStats {
-    /// Bytes handed out to the program and not yet freed (arena chunks plus mmapped blocks).
+    /// Bytes handed out to the program and not yet freed.
     pub in_use: u64,
-    /// Bytes the allocator holds free inside its arenas.
+    /// Bytes the allocators hold resident but free: jemalloc's pages not yet purged and
+    /// glibc's free chunks inside its arenas.
     pub free: u64,
-    /// Bytes in blocks mapped on their own (large allocations).
-    pub mmapped: u64,
 }
 
-/// The allocator's own accounting, where the platform has it (glibc).
+/// The allocators' own accounting, where the platform has it.
 #[allow(unsafe_code)]
 pub fn stats() -> Option<HeapStats> {
+    #[allow(unused_mut)]
+    let mut total: Option<HeapStats> = None;
+    #[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+    {
+        use tikv_jemalloc_ctl::{epoch, stats};
+        // The counters are a snapshot taken at the last epoch; advance it to read fresh ones.
+        if epoch::advance().is_ok()
+            && let (Ok(allocated), Ok(resident)) = (stats::allocated::read(), stats::resident::read())
+        {
+            let t = total.get_or_insert_with(HeapStats::default);
+            t.in_use += allocated as u64;
+            t.free += resident.saturating_sub(allocated) as u64;
+        }
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: mallinfo2 only reads the allocator's counters (taking each arena's lock).
         let m = unsafe { libc::mallinfo2() };
-        Some(HeapStats { in_use: (m.uordblks + m.hblkhd) as u64, free: m.fordblks as u64, mmapped: m.hblkhd as u64 })
+        let t = total.get_or_insert_with(HeapStats::default);
+        t.in_use += (m.uordblks + m.hblkhd) as u64;
+        t.free += m.fordblks as u64;
     }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    {
-        None
-    }
+    total
 }
 
-/// Gives free memory at the top and in the middle of the arenas back to the system. Returns
-/// whether any was released.
+/// Gives free memory at the top and in the middle of glibc's arenas back to the system (jemalloc
+/// purges its own from its background thread). Returns whether any was released.
 #[allow(unsafe_code)]
 pub fn trim() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -74,9 +101,9 @@ pub fn trim() -> bool {
     }
 }
 
-/// Trims the heap every `every` until `stop`: memory freed inside the arenas is only given
-/// back to the system by a trim, and without one the arenas keep every page they ever held
-/// (the soak's RSS climbed with the heap in use flat). A trim takes a few milliseconds.
+/// Trims glibc's heap every `every` until `stop`: memory freed inside its arenas is only given
+/// back to the system by a trim, and without one the arenas keep every page they ever held.
+/// A trim takes a few milliseconds.
 pub async fn trim_periodically(every: std::time::Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         tokio::select! {
@@ -106,7 +133,6 @@ pub fn publish() {
     if let Some(s) = stats() {
         metrics::gauge!("finlake_heap_in_use_bytes").set(s.in_use as f64);
         metrics::gauge!("finlake_heap_free_bytes").set(s.free as f64);
-        metrics::gauge!("finlake_heap_mmapped_bytes").set(s.mmapped as f64);
     }
 }
 
@@ -115,10 +141,22 @@ mod tests {
     #[test]
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     fn stats_see_a_large_allocation() {
+        // A Vec comes from the global allocator (jemalloc): its count moves.
         let before = super::stats().unwrap().in_use;
         let block = std::hint::black_box(vec![1u8; 64 << 20]);
         let during = super::stats().unwrap().in_use;
         assert!(during >= before + (64 << 20) - 4096, "{before} → {during}");
         drop(block);
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+    fn jemalloc_took_our_settings() {
+        // jemalloc reports the options it parsed: a typo in malloc_conf would leave defaults.
+        assert!(tikv_jemalloc_ctl::opt::background_thread::read().unwrap());
+        assert_eq!(tikv_jemalloc_ctl::opt::narenas::read().unwrap(), 4);
+        // SAFETY: the name is NUL-terminated and opt.dirty_decay_ms is an ssize_t.
+        let decay: isize = unsafe { tikv_jemalloc_ctl::raw::read(b"opt.dirty_decay_ms\0") }.unwrap();
+        assert_eq!(decay, 1000);
     }
 }
