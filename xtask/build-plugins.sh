@@ -47,6 +47,11 @@ done
   cargo build --release --target wasm32-wasip2 --quiet -p fraud-score)
 cp "$FINLAKE_PLUGINS_TARGET/fraud-score-0.2.0/wasm32-wasip2/release/fraud_score.wasm" "$DIST/fraud-score-0.2.0.wasm"
 report "fraud-score-0.2.0" "rust (variant)"
+# fraud-score with one more reason on every row (the shadow run of a stateful stage).
+(cd "$ROOT/plugins" && FRAUD_SCORE_VERSION=0.2.1-tagged FRAUD_SCORE_VARIANT=tagged \
+  CARGO_TARGET_DIR="$FINLAKE_PLUGINS_TARGET/fraud-score-tagged" cargo build --release --target wasm32-wasip2 --quiet -p fraud-score)
+cp "$FINLAKE_PLUGINS_TARGET/fraud-score-tagged/wasm32-wasip2/release/fraud_score.wasm" "$DIST/fraud-score-tagged.wasm"
+report "fraud-score-tagged" "rust (variant)"
 
 # inputs_hash TOOL_VERSION FILE... : a key for the build cache
 inputs_hash() { { echo "$1"; shift; cat "$ROOT"/wit/*.wit "$@"; } | sha256sum | cut -c1-32; }

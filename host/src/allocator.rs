@@ -151,6 +151,7 @@ mod tests {
 
     #[test]
     #[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+    #[allow(unsafe_code)]
     fn jemalloc_took_our_settings() {
         // jemalloc reports the options it parsed: a typo in malloc_conf would leave defaults.
         assert!(tikv_jemalloc_ctl::opt::background_thread::read().unwrap());

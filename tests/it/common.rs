@@ -43,9 +43,23 @@ pub fn unique(prefix: &str) -> String {
 /// The shipped `stock-trades` pipeline (and only it) against `topic`, with lake and compile cache
 /// in `dir`, written to `dir/pipelines.toml`.
 pub fn trades_config(dir: &Path, topic: &str) -> String {
+    shipped_config(dir, "stock-trades", topic)
+}
+
+/// One pipeline of the shipped `pipelines.toml` (with the tables it writes) against `topic`, with
+/// lake and compile cache in `dir` and the models it reads copied beside it, written to
+/// `dir/pipelines.toml`.
+pub fn shipped_config(dir: &Path, pipeline: &str, topic: &str) -> String {
     let shipped = include_str!("../../pipelines.toml");
     let full = Config::parse_and_validate(shipped, "pipelines.toml").expect("the shipped config is valid");
-    let mut config = full.only_pipeline("stock-trades").expect("the shipped config has the stock-trades pipeline");
+    let mut config = full.only_pipeline(pipeline).expect("the shipped config has the pipeline");
+    // config_files are confined to the config's directory: the models go beside it.
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+    std::fs::create_dir_all(dir.join("models")).unwrap();
+    for entry in std::fs::read_dir(&models).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join("models").join(path.file_name().unwrap())).unwrap();
+    }
     config.kafka.brokers = "set-by-test:9092".into();
     config.kafka.topics = vec![topic.to_string()];
     config.api.listen = "127.0.0.1:0".into();

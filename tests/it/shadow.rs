@@ -165,3 +165,97 @@ async fn shadow_runs_report_exactly_what_a_candidate_changes_and_gate_a_deploy()
     assert!(body.contains("0.1.1-exchange"), "{body}");
     service.shutdown().await;
 }
+
+/// Bank transactions of one account, a minute apart and ending now, as the simulator sends them.
+fn account_txns(range: std::ops::Range<usize>, now_ms: i64) -> Vec<String> {
+    range
+        .map(|i| {
+            let ts = now_ms - (100 - i as i64) * 60_000;
+            format!(
+                r#"{{"txn_id":"S{i:04}","account":"ACC7","amount":{},"currency":"USD","merchant_category":"grocery","city":"New York","country":"US","lat":40.71,"lon":-74.01,"ts":{ts},"is_fraud":false,"fraud_pattern":null}}"#,
+                20 + i % 7
+            )
+        })
+        .collect()
+}
+
+/// txn_id → history_len of the scored table, as the lake holds it.
+async fn stored_history(config: &Config) -> std::collections::BTreeMap<String, i64> {
+    use deltalake::arrow::array::AsArray;
+    use deltalake::arrow::datatypes::{DataType, Int64Type};
+    let table = config.table("transactions_scored").unwrap().relative_path();
+    let Some(table) = finlake::delta::open(&config.lake.root, &table).await.unwrap() else {
+        return Default::default();
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for b in finlake::delta::scan(&table, &["txn_id", "history_len"]).await.unwrap() {
+        let ids = deltalake::arrow::compute::cast(b.column(0), &DataType::Utf8).unwrap();
+        let hist = deltalake::arrow::compute::cast(b.column(1), &DataType::Int64).unwrap();
+        for i in 0..b.num_rows() {
+            out.insert(ids.as_string::<i32>().value(i).to_string(), hist.as_primitive::<Int64Type>().value(i));
+        }
+    }
+    out
+}
+
+/// A stateful stage is shadowed from the snapshot taken before the range: both versions score
+/// the range with the history the live pipeline had, so the live rerun reproduces the lake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stateful_stage_is_shadowed_from_the_snapshot_before_the_range() {
+    let topic = unique("shadow-bank");
+    let broker = EmbeddedBroker::start(std::slice::from_ref(&topic), 1).unwrap();
+    let brokers = broker.bootstrap_servers();
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    for name in ["passthrough", "txn-screen", "fraud-score"] {
+        std::fs::copy(build(name), plugins.join(format!("{name}.wasm"))).unwrap();
+    }
+    shipped_config(dir.path(), "bank-transactions", &topic);
+    let mut config = Config::load(&dir.path().join("pipelines.toml")).unwrap();
+    config.plugins.dir = plugins.clone();
+    config.pipelines[0].flush.max_latency_ms = 300;
+    let service = Service::start(config.clone(), brokers.clone()).await.unwrap();
+    let now_ms = chrono::Utc::now().timestamp_millis();
+
+    // 30 transactions of one account; then a swap, which snapshots the account's history
+    // (30 transactions) with the commit.
+    produce_values(&brokers, &topic, &account_txns(0..30, now_ms)).await;
+    wait_until(Duration::from_secs(90), "30 scored", || async { stored_history(&config).await.len() == 30 }).await;
+    let bytes = std::fs::read(build("fraud-score-0.2.0")).unwrap();
+    let report = service.control.deploy("fraud-score", bytes, finlake::control::Source::Upload).await.unwrap();
+    assert_eq!(report.swaps[0].version, "0.2.0");
+    produce_values(&brokers, &topic, &account_txns(30..40, now_ms)).await;
+    wait_until(Duration::from_secs(90), "40 scored", || async { stored_history(&config).await.len() == 40 }).await;
+    let stored = stored_history(&config).await;
+    assert_eq!(stored["S0035"], 35, "the live pipeline scored with the whole history");
+
+    // The newest 10 records: a candidate that adds a reason changes every scored row, and each
+    // example shows both versions scoring with the history the snapshot held.
+    let res = reqwest::Client::new()
+        .post(format!("http://{}/api/plugins/fraud-score/shadow?limit=10", service.api_addr.unwrap()))
+        .body(std::fs::read(build("fraud-score-tagged")).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body = res.text().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let report: ShadowReport = serde_json::from_str(&body).unwrap();
+    let p = &report.pipelines[0];
+    assert_eq!(p.records, 10);
+    assert_eq!(p.state.len(), 1, "{:?}", p.state);
+    assert!(p.state[0].starts_with("fraud-score: snapshot of 0.1.0 taken at"), "{:?}", p.state);
+    let scored = p.outputs.iter().find(|o| o.table == "transactions_scored").expect("scored compared");
+    assert_eq!((scored.changed, scored.same, scored.only_live, scored.only_candidate), (10, 0, 0, 0), "{body}");
+    assert!(!scored.examples.is_empty());
+    for e in &scored.examples {
+        let (live, cand) = (e.live.as_ref().unwrap(), e.candidate.as_ref().unwrap());
+        assert_eq!(e.fields, vec!["reasons".to_string()], "{e:?}");
+        assert_eq!(live["history_len"].as_i64(), Some(stored[&e.key]), "live rerun of {} differs from the lake", e.key);
+        assert_eq!(cand["history_len"], live["history_len"]);
+        assert!(stored[&e.key] >= 30, "{} scored without the snapshot's history", e.key);
+    }
+    println!("shadow of a stateful stage: {:?}; {} rows changed in reasons only", p.state, scored.changed);
+    service.shutdown().await;
+}

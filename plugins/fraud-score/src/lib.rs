@@ -77,7 +77,12 @@ impl Plugin for FraudScore {
                 serde_json::from_slice(record.value).map_err(|e| format!("not a credit-card row: {e}"))?;
             let x = fraud_model::creditcard_features(&row.v, row.amount)?;
             let score = self.model.score(&x);
-            let reasons: Vec<String> = self.model.reasons(&x, 3).into_iter().map(|(name, _)| name).collect();
+            let mut reasons: Vec<String> = self.model.reasons(&x, 3).into_iter().map(|(name, _)| name).collect();
+        // Test variant (xtask/build-plugins.sh): `FRAUD_SCORE_VARIANT=tagged` adds a reason, so
+        // a shadow run shows every row changed, with the history each version scored with.
+        if option_env!("FRAUD_SCORE_VARIANT") == Some("tagged") {
+            reasons.push("shadow".into());
+        }
             let alert = score >= self.threshold;
             let out_row = serde_json::json!({
                 "row": row.row,
@@ -97,7 +102,12 @@ impl Plugin for FraudScore {
             serde_json::from_slice(record.value).map_err(|e| format!("not a transaction for scoring: {e}"))?;
         let x = self.state.observe(&input.txn);
         let score = self.model.score(&x);
-        let reasons: Vec<String> = self.model.reasons(&x, 3).into_iter().map(|(name, _)| name).collect();
+        let mut reasons: Vec<String> = self.model.reasons(&x, 3).into_iter().map(|(name, _)| name).collect();
+        // Test variant (xtask/build-plugins.sh): `FRAUD_SCORE_VARIANT=tagged` adds a reason, so
+        // a shadow run shows every row changed, with the history each version scored with.
+        if option_env!("FRAUD_SCORE_VARIANT") == Some("tagged") {
+            reasons.push("shadow".into());
+        }
         let alert = score >= self.threshold;
         let row = serde_json::json!({
             "txn_id": input.txn_id,
