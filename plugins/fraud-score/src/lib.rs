@@ -78,11 +78,11 @@ impl Plugin for FraudScore {
             let x = fraud_model::creditcard_features(&row.v, row.amount)?;
             let score = self.model.score(&x);
             let mut reasons: Vec<String> = self.model.reasons(&x, 3).into_iter().map(|(name, _)| name).collect();
-        // Test variant (xtask/build-plugins.sh): `FRAUD_SCORE_VARIANT=tagged` adds a reason, so
-        // a shadow run shows every row changed, with the history each version scored with.
-        if option_env!("FRAUD_SCORE_VARIANT") == Some("tagged") {
-            reasons.push("shadow".into());
-        }
+            // Test variant (xtask/build-plugins.sh): `FRAUD_SCORE_VARIANT=tagged` adds a reason, so
+            // a shadow run shows every row changed, with the history each version scored with.
+            if option_env!("FRAUD_SCORE_VARIANT") == Some("tagged") {
+                reasons.push("shadow".into());
+            }
             let alert = score >= self.threshold;
             let out_row = serde_json::json!({
                 "row": row.row,
