@@ -11,5 +11,10 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 # Plugin toolchains for other languages (pinned; installed on demand by build-plugins.sh).
 export FINLAKE_VENV="${FINLAKE_VENV:-$HOME/.cache/finlake/venv}"
 export FINLAKE_NODE="${FINLAKE_NODE:-$HOME/.cache/finlake/node}"
+# Tools built once for tests (the Tansu broker); the multi-host tests find it here.
+export FINLAKE_TOOLS="${FINLAKE_TOOLS:-$HOME/.cache/finlake/tools}"
+export FINLAKE_TANSU="${FINLAKE_TANSU:-$FINLAKE_TOOLS/bin/tansu}"
+# moto (an S3-compatible server, PyPI) in its own venv; the object-storage tests find it here.
+export FINLAKE_MOTO="${FINLAKE_MOTO:-$HOME/.cache/finlake/moto/bin/moto_server}"
 export FINLAKE_COMPONENTIZE_PY=0.25.1
 export FINLAKE_COMPONENTIZE_JS=0.23.0

@@ -2,6 +2,8 @@
 # Installs what FinLake needs on a fresh machine and builds everything:
 #   - Debian packages: kcat (Kafka interop tests), build tools for librdkafka
 #   - Rust targets: wasm32-wasip2 (plugins)
+#   - Tansu, a Kafka-protocol broker in its own process (multi-host tests), into the cache
+#   - moto, an S3-compatible server with conditional writes (object-storage tests), into the cache
 #   - the plugins (plugins/ → plugins/dist/*.wasm)
 #   - the dashboard (web/ → web/dist: Leptos compiled to wasm32-unknown-unknown + wasm-bindgen)
 #   - the finlake binary (profile `ci`, target dir $CARGO_TARGET_DIR)
@@ -42,6 +44,21 @@ command -v wit-bindgen >/dev/null && wit-bindgen --version | grep -q 0.61.1 ||
 command -v wasm-tools >/dev/null && wasm-tools --version | grep -q 1.240.0 ||
   cargo install --locked --quiet wasm-tools --version 1.240.0 --no-default-features --features component,validate
 echo "wit-bindgen $(wit-bindgen --version | cut -d' ' -f2), wasm-tools $(wasm-tools --version | cut -d' ' -f2)"
+
+step "Tansu broker (multi-host tests; built once into $FINLAKE_TOOLS, ~8 min cold)"
+if [ -x "$FINLAKE_TANSU" ] && grep -q '"tansu 0.6.0' "$FINLAKE_TOOLS/.crates.toml" 2>/dev/null; then
+  echo "tansu 0.6.0: $FINLAKE_TANSU"
+else
+  cargo install --locked --quiet --force tansu --version 0.6.0 --features dynostore,libsql --root "$FINLAKE_TOOLS"
+  echo "tansu 0.6.0 installed: $FINLAKE_TANSU"
+fi
+
+step "moto S3 server (object-storage tests; a venv in the cache)"
+if ! "$FINLAKE_MOTO" --help >/dev/null 2>&1; then
+  python3 -m venv "$(dirname "$(dirname "$FINLAKE_MOTO")")"
+  "$(dirname "$FINLAKE_MOTO")/pip" install -q "moto[server]==5.2.5"
+fi
+echo "moto_server: $FINLAKE_MOTO"
 
 step "rust targets"
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2

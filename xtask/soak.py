@@ -78,6 +78,29 @@ def log_since_checkpoint():
     return worst
 
 
+def rss_parts(pid):
+    """Resident MiB by kind of mapping, from /proc/PID/smaps: `wasm` (plugin linear memories:
+    wasmtime reserves each in one anonymous mapping of gigabytes), `anon` (jemalloc's arenas,
+    glibc's thread arenas, thread stacks), `brk` (glibc's main arena, used by the C libraries)
+    and `file` (the binary's code and other mapped files). Locates RSS growth the heap
+    gauges do not explain."""
+    parts = {"wasm": 0, "anon": 0, "brk": 0, "file": 0}
+    kind, size = None, 0
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split()
+        if not head:
+            continue
+        if not head[0].endswith(":"):  # a mapping's header: range perms offset dev inode [path]
+            name = head[5] if len(head) > 5 else ""
+            lo, hi = (int(x, 16) for x in head[0].split("-"))
+            size = hi - lo
+            kind = ("brk" if name == "[heap]" else "file" if name.startswith("/") else
+                    "wasm" if not name and size >= 1 << 30 else "anon")
+        elif head[0] == "Rss:" and kind:
+            parts[kind] += int(head[1]) / 1024
+    return {f"rss_{k}_mib": round(v, 1) for k, v in parts.items()}
+
+
 def sample(pid, t0, prev):
     status = Path(f"/proc/{pid}/status").read_text()
     rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
@@ -101,6 +124,7 @@ def sample(pid, t0, prev):
     return {
         "t_s": round(now - t0), "rss_mib": round(rss, 1),
         "heap_in_use_mib": round(heap.get("in_use", 0), 1), "heap_free_mib": round(heap.get("free", 0), 1),
+        **rss_parts(pid),
         "open_files": fds,
         "files_max": max(files.values() or [0]), "files_total": sum(files.values()),
         "small_files": sum(small.values()), "log_since_ckpt": log_since_checkpoint(),
@@ -110,7 +134,8 @@ def sample(pid, t0, prev):
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-COLUMNS = ["t_s", "rss_mib", "heap_in_use_mib", "heap_free_mib", "open_files", "files_max", "files_total", "small_files", "log_since_ckpt",
+COLUMNS = ["t_s", "rss_mib", "heap_in_use_mib", "heap_free_mib", "rss_wasm_mib", "rss_anon_mib", "rss_brk_mib",
+           "rss_file_mib", "open_files", "files_max", "files_total", "small_files", "log_since_ckpt",
            "commit_p50_ms", "commit_p99_ms", "records_per_s", "lag"]
 
 
@@ -286,9 +311,14 @@ if MINUTES >= 20:
                  f"(target within 10 %); trend from minute 5 {slope([(s['t_s'] / 60, s['rss_mib']) for s in samples if s['t_s'] >= 300]):+.2f} MiB/min")
     lines.append(f"- heap in use (the allocator's count): minutes 5-10 median {median(window(5, 10, 'heap_in_use_mib')):.0f} MiB, "
                  f"last 10 minutes median {median(window(MINUTES - 10, MINUTES + 1, 'heap_in_use_mib')):.0f} MiB")
+    lines.append("- RSS by kind of mapping, minutes 5-10 median → last 10 minutes median: " + ", ".join(
+        f"{k} {median(window(5, 10, f'rss_{k}_mib')):.0f} → {median(window(MINUTES - 10, MINUTES + 1, f'rss_{k}_mib')):.0f} MiB"
+        for k in ("wasm", "anon", "brk", "file")))
     if abs(drift) > 10:
         failures.append(f"RSS drifted {drift:+.1f} %")
 else:
+    lines.append("- RSS by kind of mapping, first sample → last: " + ", ".join(
+        f"{k} {samples[0][f'rss_{k}_mib']:.0f} → {samples[-1][f'rss_{k}_mib']:.0f} MiB" for k in ("wasm", "anon", "brk", "file")))
     lines.append(f"- RSS: first half mean {mean(window(0, MINUTES / 2)):.0f} MiB, second half {mean(window(MINUTES / 2, MINUTES + 1)):.0f} MiB (the flatness target needs a run of 20 minutes or more)")
 worst = max(last_files, key=last_files.get)
 lines.append(f"- files per table at the end: largest {worst} = {last_files[worst]}; most over the run {max(s['files_max'] for s in samples)}")

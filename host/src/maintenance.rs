@@ -145,6 +145,12 @@ pub async fn schedule(control: Arc<crate::control::ControlPlane>, mut stop: watc
         if !config.maintenance.enabled {
             continue;
         }
+        // One host maintains the lake (the leader, as for gold jobs); `finlake lake ...` and
+        // the API's on-demand runs work on any host.
+        if !control.registry.is_lead() {
+            tracing::debug!("scheduled maintenance skipped: another host leads");
+            continue;
+        }
         let results = control.maintenance.run_all(&config, Steps::ALL).await;
         for e in results.iter().filter_map(|r| r.as_ref().err()) {
             tracing::warn!(error = %e, "table maintenance failed; it runs again at the next interval");

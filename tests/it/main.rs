@@ -12,3 +12,6 @@ mod plugins;
 mod query;
 mod shadow;
 mod swap;
+mod multihost;
+mod s3;
+mod netns;

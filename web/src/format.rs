@@ -171,6 +171,26 @@ pub fn price(value: f64) -> String {
     fixed(value, decimals)
 }
 
+/// The partitions a host owns, as ranges: `0–2, 5`; "–" before the first assignment and
+/// "none" when the group gave this host nothing (more hosts than partitions).
+pub fn partitions(owned: Option<&[i32]>) -> String {
+    let Some(owned) = owned else { return "–".into() };
+    if owned.is_empty() {
+        return "none".into();
+    }
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < owned.len() {
+        let mut j = i;
+        while j + 1 < owned.len() && owned[j + 1] == owned[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j == i { owned[i].to_string() } else { format!("{}–{}", owned[i], owned[j]) });
+        i = j + 1;
+    }
+    parts.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,5 +271,13 @@ mod tests {
         assert_eq!(price(0.123456), "0.1235");
         assert_eq!(price(187.456), "187.46");
         assert_eq!(price(64_000.4), "64000");
+    }
+
+    #[test]
+    fn partitions_read_as_ranges() {
+        assert_eq!(partitions(None), "–");
+        assert_eq!(partitions(Some(&[])), "none");
+        assert_eq!(partitions(Some(&[0, 1, 2, 5, 7, 8])), "0–2, 5, 7–8");
+        assert_eq!(partitions(Some(&[3])), "3");
     }
 }

@@ -77,6 +77,14 @@ pub struct PipelineSnapshot {
     /// Records in the topic not consumed yet, over the partitions this host reads (from the
     /// Kafka client's statistics; `None` until the first report).
     pub lag: Option<u64>,
+    /// The host this snapshot comes from (`FINLAKE_HOST_ID`, else host name and process id):
+    /// several hosts in one consumer group share a pipeline's partitions.
+    #[serde(default)]
+    pub host: String,
+    /// The partitions of the topic the group gave this host (`None` before the first
+    /// assignment).
+    #[serde(default)]
+    pub partitions: Option<Vec<i32>>,
     pub last_error: Option<String>,
     pub tables: BTreeMap<String, TableStats>,
 }

@@ -137,8 +137,21 @@ impl Default for ApiConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LakeConfig {
-    /// Root directory; relative paths are relative to the config file's directory.
+    /// Root directory; relative paths are relative to the config file's directory. Or a URL of
+    /// object storage: `s3://bucket/prefix` (endpoint, region and credentials from the
+    /// environment: `AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, …) or
+    /// `hdfs://namenode:port/path`.
     pub root: PathBuf,
+}
+
+impl LakeConfig {
+    /// The root as a URL when it is one (`scheme://…`), else `None` (a local directory).
+    pub fn url(&self) -> Option<&str> {
+        let s = self.root.to_str()?;
+        let (scheme, rest) = s.split_once("://")?;
+        (!scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') && !rest.is_empty())
+            .then_some(s)
+    }
 }
 
 impl Default for LakeConfig {
@@ -551,8 +564,10 @@ impl Config {
     fn resolve_paths(&mut self, base: &Path) {
         let stage_files =
             self.pipelines.iter_mut().flat_map(|p| p.stages.iter_mut()).flat_map(|s| s.config_files.values_mut());
-        for p in [&mut self.lake.root, &mut self.plugins.dir, &mut self.plugins.cache_dir, &mut self.api.dashboard]
+        let lake = self.lake.url().is_none().then_some(&mut self.lake.root);
+        for p in [&mut self.plugins.dir, &mut self.plugins.cache_dir, &mut self.api.dashboard]
             .into_iter()
+            .chain(lake)
             .chain(stage_files)
         {
             if p.is_relative() {

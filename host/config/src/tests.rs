@@ -110,6 +110,19 @@ fn relative_paths_resolve_against_the_file() {
 }
 
 #[test]
+fn an_object_storage_root_is_a_url_not_a_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pipelines.toml");
+    std::fs::write(&file, SHIPPED.replace("root = \"lake\"", "root = \"s3://bucket/prefix\"")).unwrap();
+    let config = Config::load(&file).unwrap();
+    assert_eq!(config.lake.root, std::path::PathBuf::from("s3://bucket/prefix"));
+    assert_eq!(config.lake.url(), Some("s3://bucket/prefix"));
+    let bad = problems(&SHIPPED.replace("root = \"lake\"", "root = \"ftp://host/lake\""));
+    assert!(bad.iter().any(|p| p.contains("unsupported scheme \"ftp\"")), "{bad:?}");
+    assert!(bad.iter().any(|p| p.starts_with("p.toml:")), "located: {bad:?}");
+}
+
+#[test]
 fn unique_key_must_be_a_per_record_column() {
     let text = SHIPPED.replace("unique_key = \"trade_id\"", "unique_key = \"symbol\"");
     let p = problems(&text);

@@ -72,6 +72,15 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
     let mut r = Report { origin, doc: Located::new(text), problems: Vec::new() };
     use Step::{Index, Key};
 
+    if let Some(url) = config.lake.url() {
+        let scheme = url.split_once("://").map_or("", |(s, _)| s);
+        if !matches!(scheme, "s3" | "s3a" | "hdfs" | "viewfs" | "file") {
+            r.add(
+                &[Key("lake"), Key("root")],
+                format!("lake.root {url:?}: unsupported scheme {scheme:?} (a directory, s3://bucket/prefix or hdfs://host:port/path)"),
+            );
+        }
+    }
     if config.kafka.brokers.trim().is_empty() {
         r.add(&[Key("kafka"), Key("brokers")], "kafka.brokers is empty: use \"embedded\" or host:port[,host:port]");
     }
@@ -135,6 +144,12 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
             r.add(
                 &[Key("kafka"), Key("properties"), Key(key.as_str())],
                 format!("kafka property {key:?} is not allowed here: it {why}"),
+            );
+        }
+        if k == "partition.assignment.strategy" && config.kafka.properties[key].contains("cooperative") {
+            r.add(
+                &[Key("kafka"), Key("properties"), Key(key.as_str())],
+                "cooperative-sticky assignment is not supported: FinLake re-reads its positions from Delta at each eager rebalance (use \"range\" or \"roundrobin\")",
             );
         }
     }

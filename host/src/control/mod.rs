@@ -121,7 +121,7 @@ impl ControlPlane {
             running.pipelines.insert(p.name.clone(), started);
         }
         for job in GoldJob::all(&config) {
-            running.gold.insert(job.name().to_string(), start_gold(job, &self.registry.events));
+            running.gold.insert(job.name().to_string(), start_gold(job, &self.registry));
         }
         drop(running);
         if watch {
@@ -213,8 +213,8 @@ impl ControlPlane {
     }
 }
 
-fn start_gold(job: GoldJob, events: &crate::events::EventBus) -> Task {
+fn start_gold(job: GoldJob, registry: &crate::pipeline::Registry) -> Task {
     let (stop, stop_rx) = watch::channel(false);
-    let handle = tokio::spawn(crate::gold::supervise(job, stop_rx, events.clone()));
+    let handle = tokio::spawn(crate::gold::supervise(job, stop_rx, registry.clone()));
     Task { stop, handle }
 }

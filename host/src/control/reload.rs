@@ -204,7 +204,7 @@ impl ControlPlane {
         }
         for name in report.gold_added.iter().chain(&report.gold_changed) {
             if let Some(job) = new.gold.iter().find(|g| &g.name == name).and_then(|g| GoldJob::new(&new, g)) {
-                running.gold.insert(name.clone(), super::start_gold(job, &self.registry.events));
+                running.gold.insert(name.clone(), super::start_gold(job, &self.registry));
             }
         }
         drop(running);

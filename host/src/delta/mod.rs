@@ -52,15 +52,36 @@ impl DeltaError {
     }
 }
 
-/// The URL of the table at `relative` under `root` (an absolute `file://` URL for a local
-/// lake; the directory need not exist yet).
+/// The URL of the table at `relative` under `root`: an absolute `file://` URL for a local lake
+/// (the directory need not exist yet), or under the root's URL for object storage
+/// (`s3://bucket/prefix`, `hdfs://…`).
 pub fn table_url(root: &Path, relative: &str) -> Result<Url, DeltaError> {
-    let dir = std::path::absolute(root.join(relative))
-        .map_err(|e| DeltaError::Other { table: relative.into(), message: e.to_string() })?;
-    Url::from_directory_path(&dir).map_err(|_| DeltaError::Other {
-        table: relative.into(),
-        message: format!("{} is not a directory path", dir.display()),
-    })
+    let bad = |message: String| DeltaError::Other { table: relative.into(), message };
+    if let Some(base) = root_url(root) {
+        register_object_stores();
+        let base = Url::parse(&format!("{}/", base.trim_end_matches('/')))
+            .map_err(|e| bad(format!("lake.root {base:?} is not a URL: {e}")))?;
+        return base.join(&format!("{}/", relative.trim_matches('/'))).map_err(|e| bad(e.to_string()));
+    }
+    let dir = std::path::absolute(root.join(relative)).map_err(|e| bad(e.to_string()))?;
+    Url::from_directory_path(&dir).map_err(|_| bad(format!("{} is not a directory path", dir.display())))
+}
+
+/// `root` as a URL of object storage (`scheme://…`), or `None` for a local directory.
+pub fn root_url(root: &Path) -> Option<&str> {
+    let s = root.to_str()?;
+    let (scheme, rest) = s.split_once("://")?;
+    (scheme != "file" && !scheme.is_empty() && !rest.is_empty()).then_some(s)
+}
+
+/// Makes delta-rs open `s3://` and `hdfs://` URLs (once per process). Credentials, endpoint and
+/// region come from the environment (`AWS_*`), as object_store reads them.
+fn register_object_stores() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        deltalake::aws::register_handlers(None);
+        deltalake::hdfs::register_handlers(None);
+    });
 }
 
 /// Opens the table at `relative` at its latest version; `None` before its first commit.
@@ -95,6 +116,11 @@ async fn load(mut table: DeltaTable, name: &str) -> Result<Option<DeltaTable>, D
     }
 }
 
+/// Moves `table` to its latest version (what other writers committed since it was loaded).
+pub async fn refresh(table: &mut DeltaTable, name: &str) -> Result<(), DeltaError> {
+    table.update_incremental(None).await.map_err(DeltaError::delta(name))
+}
+
 /// What a table is created with.
 pub struct NewTable {
     pub name: String,
@@ -121,15 +147,25 @@ pub async fn open_or_create(root: &Path, relative: &str, new: NewTable) -> Resul
     }
     let url = table_url(root, relative)?;
     tracing::info!(table = %new.name, location = %url, "creating Delta table");
-    let table = blank
+    let created = blank
         .create()
         .with_table_name(new.name.clone())
         .with_columns(new.columns)
         .with_partition_columns(new.partition_by)
         .with_comment(new.comment)
-        .await
-        .map_err(DeltaError::delta(&new.name))?;
-    Ok((table, true))
+        .await;
+    match created {
+        Ok(table) => Ok((table, true)),
+        // Several hosts starting at once race to create the table: whoever lost opens the
+        // winner's (its schema is checked by the caller like any existing table's).
+        Err(e) => match load(unloaded(root, relative)?, &new.name).await {
+            Ok(Some(table)) => {
+                tracing::info!(table = %new.name, "another host created the table first; opened it");
+                Ok((table, false))
+            }
+            _ => Err(DeltaError::delta(&new.name)(e)),
+        },
+    }
 }
 
 /// The table's column names and types as stored (for schema checks).

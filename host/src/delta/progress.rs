@@ -69,6 +69,13 @@ impl Progress {
         Ok(Progress { pipeline: pipeline.into(), source: source.into(), committed })
     }
 
+    /// Reads again what `table` (just refreshed) holds: after a rebalance, partitions this
+    /// host now owns may have been advanced by another host.
+    pub async fn reread(&mut self, table: &DeltaTable, name: &str, partitions: &[i32]) -> Result<(), DeltaError> {
+        *self = Progress::read(table, name, &self.pipeline, &self.source, partitions).await?;
+        Ok(())
+    }
+
     pub fn committed(&self, partition: i32) -> Option<i64> {
         self.committed.get(&partition).copied()
     }

@@ -128,3 +128,17 @@ async fn retention_properties_follow_the_horizon_and_writers_commit_on_top() {
     let stored = progress::stored(&table, "t", &progress::app_id("p", "cluster/topic", 0)).await.unwrap();
     assert_eq!(stored, Some(2));
 }
+
+#[test]
+fn table_urls_under_local_and_object_storage_roots() {
+    use std::path::Path;
+    let s3 = super::table_url(Path::new("s3://bucket/lake"), "silver/trades").unwrap();
+    assert_eq!(s3.as_str(), "s3://bucket/lake/silver/trades/");
+    let slash = super::table_url(Path::new("s3://bucket/lake/"), "dead_letters").unwrap();
+    assert_eq!(slash.as_str(), "s3://bucket/lake/dead_letters/");
+    let hdfs = super::table_url(Path::new("hdfs://namenode:8020/finlake"), "gold/x").unwrap();
+    assert_eq!(hdfs.as_str(), "hdfs://namenode:8020/finlake/gold/x/");
+    let local = super::table_url(Path::new("/var/lake"), "silver/trades").unwrap();
+    assert_eq!(local.as_str(), "file:///var/lake/silver/trades/");
+    assert!(super::root_url(Path::new("/var/lake")).is_none());
+}

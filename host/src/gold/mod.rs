@@ -173,13 +173,30 @@ struct Outputs {
     late: DeltaTable,
 }
 
-/// Runs the job until `stop`; restarts after errors with backoff (1 s … 30 s).
-/// Each commit goes on the live feed (`events`) too.
-pub async fn supervise(job: GoldJob, stop: watch::Receiver<bool>, events: crate::events::EventBus) {
+/// Runs the job until `stop`, on the leading host only ([`Registry::is_lead`]): elsewhere it
+/// waits, and a host that loses the lead stops after its current tick (the new leader resumes
+/// from the markers in the gold table). Restarts after errors with backoff (1 s … 30 s). Each
+/// commit goes on the live feed (`events`) too.
+///
+/// [`Registry::is_lead`]: crate::pipeline::Registry::is_lead
+pub async fn supervise(job: GoldJob, stop: watch::Receiver<bool>, registry: crate::pipeline::Registry) {
     let mut backoff = Duration::from_secs(1);
+    let mut waiting_logged = false;
     loop {
-        match run(&job, stop.clone(), &events).await {
-            Ok(()) => return,
+        if !registry.is_lead() {
+            if !waiting_logged {
+                tracing::info!(gold = %job.name(), "another host leads (it owns partition 0 of the first pipeline); this gold job waits");
+                waiting_logged = true;
+            }
+            if sleep_or_stop(1000, &mut stop.clone()).await {
+                return;
+            }
+            continue;
+        }
+        waiting_logged = false;
+        match run(&job, stop.clone(), &registry).await {
+            Ok(()) if *stop.borrow() => return,
+            Ok(()) => continue,
             Err(e) => {
                 tracing::error!(gold = %job.name(), error = %e, retry_in_s = backoff.as_secs(), "gold job failed; restarting")
             }
@@ -200,12 +217,13 @@ async fn sleep_or_stop(ms: u64, stop: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
-/// Runs one gold job until `stop` turns true.
+/// Runs one gold job until `stop` turns true or this host no longer leads.
 pub async fn run(
     job: &GoldJob,
     mut stop: watch::Receiver<bool>,
-    events: &crate::events::EventBus,
+    registry: &crate::pipeline::Registry,
 ) -> Result<(), GoldError> {
+    let events = &registry.events;
     let name = job.name().to_string();
     let poll = job.config.poll_ms;
     let (window_schema, late_schema) = job.plan().await?;
@@ -230,6 +248,10 @@ pub async fn run(
     let mut warned = false;
     loop {
         if *stop.borrow() {
+            return Ok(());
+        }
+        if !registry.is_lead() {
+            tracing::info!(gold = %name, processed = ?done, "this host no longer leads; the gold job hands over");
             return Ok(());
         }
         source

@@ -31,6 +31,10 @@ impl Positions {
     pub fn get(&self, partition: i32) -> Option<i64> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&partition).copied()
     }
+    /// Replaces every position (after a rebalance, from Delta).
+    pub fn reset(&self, next: BTreeMap<i32, i64>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = next;
+    }
 }
 
 /// Consumer lag of one pipeline: records in its topic it has not consumed yet, summed over the
@@ -64,11 +68,56 @@ fn lag_of(statistics: &Statistics, topic: &str) -> Option<u64> {
     (!known.is_empty()).then(|| known.iter().sum())
 }
 
+/// The partitions the group gave this process, with a generation that changes at every
+/// assignment and revocation. Set by the rebalance callback; the pipeline compares generations
+/// at batch boundaries to learn that it must re-read its positions from Delta (other hosts may
+/// have advanced the partitions it now owns) and drop what it holds for partitions it lost.
+#[derive(Debug, Clone, Default)]
+pub struct Assignment(Arc<Mutex<(u64, Option<Vec<i32>>)>>);
+
+impl Assignment {
+    /// The generation (0 before the first rebalance) and the owned partitions (`None` before
+    /// the first assignment).
+    pub fn get(&self) -> (u64, Option<Vec<i32>>) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+
+    /// The owned partitions (`None` before the first assignment).
+    pub fn owned(&self) -> Option<Vec<i32>> {
+        self.get().1
+    }
+
+    /// The consumer is gone (the pipeline stopped or restarts): this host owns nothing known.
+    pub fn clear(&self) {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.0 += 1;
+        g.1 = None;
+    }
+
+    pub(crate) fn set(&self, owned: Vec<i32>) {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.0 += 1;
+        g.1 = Some(owned);
+        metrics::counter!("finlake_consumer_rebalances_total").increment(1);
+    }
+}
+
+/// What the consumer shares with the pipeline that owns it.
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerShared {
+    pub positions: Positions,
+    pub lag: Lag,
+    pub assignment: Assignment,
+}
+
 pub struct SeekContext {
-    positions: Positions,
+    shared: ConsumerShared,
     pipeline: String,
     topic: String,
-    lag: Lag,
 }
 
 impl ClientContext for SeekContext {
@@ -94,7 +143,7 @@ impl ClientContext for SeekContext {
 
     fn stats(&self, statistics: Statistics) {
         let lag = lag_of(&statistics, &self.topic);
-        self.lag.set(lag);
+        self.shared.lag.set(lag);
         if let Some(l) = lag {
             metrics::gauge!("finlake_consumer_lag", "pipeline" => self.pipeline.clone()).set(l as f64);
         }
@@ -110,7 +159,9 @@ impl ConsumerContext for SeekContext {
                     assigned.push((e.topic().to_string(), e.partition()));
                 }
                 for (topic, partition) in &assigned {
-                    let offset = match self.positions.get(*partition) {
+                    // The best position this process knows; the pipeline re-reads Delta after
+                    // every rebalance and seeks where another host may have moved on.
+                    let offset = match self.shared.positions.get(*partition) {
                         Some(next) => Offset::Offset(next),
                         None => Offset::Beginning,
                     };
@@ -122,16 +173,22 @@ impl ConsumerContext for SeekContext {
                 if let Err(e) = consumer.assign(tpl) {
                     tracing::error!(pipeline = %self.pipeline, error = %e, "assign failed");
                 }
+                let mut owned: Vec<i32> = assigned.iter().map(|(_, p)| *p).collect();
+                owned.sort_unstable();
+                tracing::info!(pipeline = %self.pipeline, partitions = ?owned, "this host now owns these partitions");
+                self.shared.assignment.set(owned);
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 tracing::info!(pipeline = %self.pipeline, "partitions revoked");
                 if let Err(e) = consumer.unassign() {
                     tracing::error!(pipeline = %self.pipeline, error = %e, "unassign failed");
                 }
+                self.shared.assignment.set(Vec::new());
             }
             other => {
                 tracing::error!(pipeline = %self.pipeline, error = ?other, "rebalance error");
                 let _ = consumer.unassign();
+                self.shared.assignment.set(Vec::new());
             }
         }
     }
@@ -152,9 +209,16 @@ pub fn create_consumer(
     group_id: &str,
     pipeline: &str,
     topic: &str,
-    positions: Positions,
-    lag: Lag,
+    shared: ConsumerShared,
 ) -> Result<(PipelineConsumer, Vec<i32>), KafkaError> {
+    // Positions come from Delta at every assignment, which the eager protocol makes a clean
+    // cut: a cooperative (incremental) assignor would hand partitions over without the
+    // revoke/assign pair the pipeline follows.
+    if properties.get("partition.assignment.strategy").is_some_and(|s| s.contains("cooperative")) {
+        return Err(KafkaError::Config(
+            "[kafka.properties] partition.assignment.strategy: cooperative-sticky is not supported (FinLake re-reads its positions from Delta at each eager rebalance); use range or roundrobin".into(),
+        ));
+    }
     let mut config = client_config(brokers, properties);
     config
         .set("group.id", group_id)
@@ -173,12 +237,8 @@ pub fn create_consumer(
         .set_if_absent("queued.min.messages", "10000")
         // Statistics carry each partition's consumer lag (for /api/pipelines and the dashboard).
         .set_if_absent("statistics.interval.ms", "1000");
-    let consumer: PipelineConsumer = config.create_with_context(SeekContext {
-        positions,
-        pipeline: pipeline.to_string(),
-        topic: topic.to_string(),
-        lag,
-    })?;
+    let consumer: PipelineConsumer =
+        config.create_with_context(SeekContext { shared, pipeline: pipeline.to_string(), topic: topic.to_string() })?;
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let partitions: Vec<i32> = metadata
         .topics()

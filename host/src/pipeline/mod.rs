@@ -1,5 +1,6 @@
 //! Pipelines: the stage graph, the consume→transform→commit loop, and its supervision.
 
+mod consume;
 pub mod control;
 pub mod graph;
 mod output;
@@ -74,7 +75,10 @@ pub async fn supervise(ctx: PipelineContext, stop: watch::Receiver<bool>, mut co
         // the pipeline is marked with the reason and restarted from Delta's offsets, instead
         // of its task dying while the API still says "running".
         let run = std::panic::AssertUnwindSafe(run_pipeline(ctx.clone(), stop.clone(), &mut commands));
-        let outcome = match futures::FutureExt::catch_unwind(run).await {
+        let outcome = futures::FutureExt::catch_unwind(run).await;
+        // The run's consumer has left the group: the partitions it owned are no longer known.
+        ctx.stats.assignment.clear();
+        let outcome = match outcome {
             Ok(Err(e)) if e.is_another_writer() => {
                 // Restarting would race the other writer again: stop, and say why.
                 tracing::error!(pipeline = %ctx.pipeline.name, error = %e, "pipeline stopped");

@@ -17,12 +17,13 @@ use rdkafka::consumer::Consumer;
 use rdkafka::message::Headers;
 use tokio::sync::{mpsc, watch};
 
+use super::consume::collect_batch;
 use super::control::{Command, Swapped};
 use super::graph::{Graph, WholeBatchFailure};
 use super::sinks::{Sinks, commit_all, commit_kafka_offsets, open_sinks, restore_state};
 use super::stats::{PipelineState, PipelineStats};
 use crate::config::{Config, OnBroken, PipelineConfig, StageConfig};
-use crate::kafka::{KafkaError, PipelineConsumer, Positions, create_consumer};
+use crate::kafka::{ConsumerShared, KafkaError, PipelineConsumer, Positions, create_consumer};
 use crate::plugin::{Batch, BatchBuilder, BatchExt, Limits, PluginError, PluginInstance, PluginRuntime};
 use crate::sink::SinkError;
 
@@ -115,18 +116,21 @@ pub async fn run_pipeline(
             .map_err(|e| PipelineError::Other { pipeline: p.name.clone(), message: e.to_string() })??
     };
 
-    let positions = Positions::default();
+    let shared = ConsumerShared {
+        positions: Positions::default(),
+        lag: ctx.stats.lag.clone(),
+        assignment: ctx.stats.assignment.clone(),
+    };
     let group = format!("{}-{}", ctx.config.kafka.group_id, p.name);
     let (consumer, partitions) = {
-        let (brokers, props, name, topic, pos, lag) = (
+        let (brokers, props, name, topic, shared) = (
             ctx.brokers.clone(),
             ctx.config.kafka.properties.clone(),
             p.name.clone(),
             p.topic.clone(),
-            positions.clone(),
-            ctx.stats.lag.clone(),
+            shared.clone(),
         );
-        tokio::task::spawn_blocking(move || create_consumer(&brokers, &props, &group, &name, &topic, pos, lag))
+        tokio::task::spawn_blocking(move || create_consumer(&brokers, &props, &group, &name, &topic, shared))
             .await
             .map_err(|e| PipelineError::Other { pipeline: p.name.clone(), message: e.to_string() })??
     };
@@ -155,11 +159,10 @@ pub async fn run_pipeline(
     let mut graph = graph;
     restore_state(&ctx, &mut sinks, &mut graph).await?;
     // Start each partition after the last offset every table already holds.
-    let mut read_upto = sinks.resume_positions(&partitions);
-    for (&part, &o) in &read_upto {
-        positions.set(part, o + 1);
-    }
+    let read_upto = sinks.resume_positions(&partitions);
+    shared.positions.reset(read_upto.iter().map(|(&part, &o)| (part, o + 1)).collect());
     tracing::info!(pipeline = %p.name, %source, ?read_upto, "resuming from Delta offsets");
+    let seen_generation = shared.assignment.generation();
     consumer.subscribe(&[&p.topic])?;
     stats.set_state(PipelineState::Running);
 
@@ -177,6 +180,12 @@ pub async fn run_pipeline(
         stop: stop.clone(),
         state_offsets: BTreeMap::new(),
         state_taken: Instant::now(),
+        shared,
+        partitions,
+        read_upto,
+        seen_generation,
+        fed_since_restore: false,
+        conflicts: Vec::new(),
     };
     run.plugins_changed();
     run.finish_interrupted_replay().await?;
@@ -205,8 +214,8 @@ pub async fn run_pipeline(
             collect_batch(
                 &consumer,
                 &mut builder,
-                &mut read_upto,
-                &positions,
+                &mut run.read_upto,
+                &run.shared.positions,
                 p,
                 &mut stop,
                 commands,
@@ -214,6 +223,13 @@ pub async fn run_pipeline(
                 stats,
             )
             .await?;
+        }
+        // The group moved partitions while this batch was read: what it and the buffers hold
+        // may belong to partitions another host now owns, and what this host owns now may be
+        // further on in Delta. Drop them and start again from Delta.
+        if run.shared.assignment.generation() != run.seen_generation {
+            run.follow_rebalance("the consumer group rebalanced").await?;
+            continue;
         }
         if !builder.is_empty() {
             run.process(builder.finish()).await?;
@@ -230,7 +246,20 @@ pub async fn run_pipeline(
             || rows >= p.flush.max_records
             || bytes >= p.flush.max_bytes;
         if due || stopping {
-            run.commit_window().await?;
+            match run.commit_window().await {
+                // Split brain (a host cut off from the group still writing, or this one
+                // just after it lost partitions): the commit was refused, nothing was written
+                // twice. Follow Delta, unless it keeps happening: then two deployments write
+                // one lake (the pipeline stops and says so).
+                Err(e) if e.is_another_writer() && run.conflict_is_rare() => {
+                    tracing::warn!(pipeline = %p.name, error = %e, "commit refused: another host committed these partitions; following what Delta holds");
+                    run.follow_rebalance("another host committed partitions this host was writing").await?;
+                    continue;
+                }
+                other => {
+                    other?;
+                }
+            }
         }
         if stopping {
             run.commit_state(true).await?;
@@ -263,6 +292,19 @@ pub(super) struct Runner<'a> {
     /// Offsets processed since the last state snapshot was committed.
     state_offsets: BTreeMap<i32, i64>,
     state_taken: Instant,
+    /// Positions and the assignment, shared with the consumer's rebalance callback.
+    shared: ConsumerShared,
+    /// Every partition of the topic.
+    partitions: Vec<i32>,
+    /// Per partition, the last offset handled (committed in every table, or in the buffers).
+    read_upto: BTreeMap<i32, i64>,
+    /// The assignment generation the buffers and positions belong to.
+    seen_generation: u64,
+    /// Whether stateful plugins saw records since their state was last restored.
+    fed_since_restore: bool,
+    /// When commits were refused because another host wrote the same progress (the last
+    /// minute's).
+    conflicts: Vec<Instant>,
 }
 
 /// How often stateful plugins' state is committed while running (also at every stop and swap).
@@ -423,6 +465,7 @@ impl Runner<'_> {
         stats.add(&stats.batches, 1, "finlake_batches_total");
         self.keep_sample(&mut output);
         self.write(&batch, output);
+        self.fed_since_restore = true;
         for i in 0..batch.len() {
             let (part, off) = (batch.partition(i), batch.offset(i));
             let e = self.processed.entry(part).or_insert(off);
@@ -430,6 +473,65 @@ impl Runner<'_> {
         }
         self.window_started.get_or_insert_with(Instant::now);
         Ok(())
+    }
+
+    /// Whether a refused commit (another writer) is rare enough to follow: at most 3 a minute.
+    fn conflict_is_rare(&mut self) -> bool {
+        self.conflicts.retain(|t| t.elapsed() < Duration::from_secs(60));
+        self.conflicts.push(Instant::now());
+        self.conflicts.len() <= 3
+    }
+
+    /// Starts again from what Delta holds, for the partitions the group gives this host now:
+    /// drops the uncommitted window (its records are read again, by whichever host owns them),
+    /// refreshes every table's progress, restores stateful plugins from their latest snapshot
+    /// when they saw records since (they are fed again from the snapshot's offsets), and seeks
+    /// each owned partition after the lowest offset the tables hold (P2).
+    async fn follow_rebalance(&mut self, why: &str) -> Result<(), PipelineError> {
+        let started = Instant::now();
+        self.seen_generation = self.shared.assignment.generation();
+        let owned = self.shared.assignment.owned().unwrap_or_default();
+        let dropped: usize = self.processed.len();
+        self.processed.clear();
+        self.window_started = None;
+        self.state_offsets.clear();
+        let name = self.ctx.pipeline.name.clone();
+        let state_moved = self.sinks.refresh(&name, &self.partitions).await?;
+        if self.sinks.state.is_some() && (self.fed_since_restore || state_moved) {
+            super::sinks::restore_state(self.ctx, &mut self.sinks, &mut self.graph).await?;
+            self.fed_since_restore = false;
+        }
+        self.read_upto = self.sinks.resume_positions(&self.partitions);
+        self.shared.positions.reset(self.read_upto.iter().map(|(&p, &o)| (p, o + 1)).collect());
+        // Every owned partition, even where the rebalance callback assigned this very
+        // position: records read since then went with the dropped batch.
+        for &part in &owned {
+            self.seek(part, self.read_upto.get(&part).map(|o| o + 1)).await?;
+        }
+        tracing::info!(pipeline = %name, why, owned = ?owned, dropped_partitions_in_window = dropped, resume = ?self.read_upto, ms = started.elapsed().as_millis() as u64, "following the partitions this host owns, from Delta");
+        metrics::counter!("finlake_pipeline_rebalances_followed_total", "pipeline" => name).increment(1);
+        Ok(())
+    }
+
+    /// Seeks an owned partition to `next` (its beginning when `None`), retrying while the
+    /// client is still starting to fetch it (for up to 10 s).
+    async fn seek(&self, partition: i32, next: Option<i64>) -> Result<(), PipelineError> {
+        use rdkafka::topic_partition_list::Offset;
+        let offset = next.map_or(Offset::Beginning, Offset::Offset);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let result = tokio::task::block_in_place(|| {
+                self.consumer.seek(&self.ctx.pipeline.topic, partition, offset, Duration::from_secs(1))
+            });
+            match result {
+                Ok(()) => return Ok(()),
+                Err(e) if Instant::now() < deadline => {
+                    tracing::debug!(pipeline = %self.name(), partition, error = %e, "seek not possible yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Commits every table (data + offsets of the window) if anything was processed; returns
@@ -476,68 +578,4 @@ impl Runner<'_> {
         self.state_taken = Instant::now();
         Ok(())
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn collect_batch(
-    consumer: &PipelineConsumer,
-    builder: &mut BatchBuilder,
-    read_upto: &mut BTreeMap<i32, i64>,
-    positions: &Positions,
-    p: &PipelineConfig,
-    stop: &mut watch::Receiver<bool>,
-    commands: &mut mpsc::Receiver<Command>,
-    next_command: &mut Option<Command>,
-    stats: &PipelineStats,
-) -> Result<(), PipelineError> {
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(p.batch.max_wait_ms);
-    while builder.len() < p.batch.max_records {
-        let message = tokio::select! {
-            m = consumer.recv() => m,
-            _ = tokio::time::sleep_until(deadline) => break,
-            _ = stop.changed() => break,
-            // A command ends the batch early, so swaps wait for at most one plugin call.
-            Some(c) = commands.recv() => { *next_command = Some(c); break }
-        };
-        let m = match message {
-            Ok(m) => m,
-            Err(e) => {
-                // Transient broker trouble: log and keep going; librdkafka reconnects.
-                tracing::warn!(pipeline = %p.name, error = %e, "consume error");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-        };
-        let (part, off) = (m.partition(), m.offset());
-        // Already handled in this process or committed in every table: a re-delivery after a
-        // rebalance or seek.
-        if read_upto.get(&part).is_some_and(|r| off <= *r) {
-            continue;
-        }
-        if let Some(&last) = read_upto.get(&part)
-            && off > last.saturating_add(2)
-        {
-            // The broker no longer has what comes next (retention, or the embedded broker's
-            // bounded memory during a long pause): say so loudly instead of skipping quietly.
-            let missing = off - last - 1;
-            let message = format!(
-                "partition {part}: offsets {}..={} are no longer on the broker ({missing} records skipped; retention or a long pause)",
-                last + 1,
-                off - 1
-            );
-            tracing::error!(pipeline = %p.name, partition = part, from = last + 1, to = off - 1, missing, "records skipped: {message}");
-            metrics::counter!("finlake_records_skipped_total", "pipeline" => p.name.clone()).increment(missing as u64);
-            stats.record_error(message);
-        }
-        read_upto.insert(part, off);
-        positions.set(part, off + 1);
-        let headers: Vec<(&str, &[u8])> =
-            m.headers().map(|h| h.iter().map(|h| (h.key, h.value.unwrap_or_default())).collect()).unwrap_or_default();
-        let ts = m.timestamp().to_millis().unwrap_or(-1);
-        builder.push(m.key(), m.payload().unwrap_or_default(), headers, part, off, ts);
-        if tokio::time::Instant::now() >= deadline {
-            break;
-        }
-    }
-    Ok(())
 }

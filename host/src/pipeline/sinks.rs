@@ -67,6 +67,25 @@ impl Sinks {
     }
 }
 
+impl Sinks {
+    /// After a rebalance: every table (the state table too) at its latest version with the
+    /// progress it holds, nothing buffered, and tables new to the pipeline started at its
+    /// positions. Returns whether another host committed plugin state meanwhile.
+    pub(super) async fn refresh(&mut self, pipeline: &str, partitions: &[i32]) -> Result<bool, PipelineError> {
+        for sink in self.tables.values_mut().chain(std::iter::once(&mut self.dead)) {
+            sink.refresh(partitions).await?;
+        }
+        let mut state_moved = false;
+        if let Some(state) = self.state.as_mut() {
+            let before = state.version();
+            state.refresh(partitions).await?;
+            state_moved = state.version() != before;
+        }
+        self.start_new_tables(pipeline, partitions);
+        Ok(state_moved)
+    }
+}
+
 /// Restores each stateful stage from its latest snapshot (I12).
 pub(super) async fn restore_state(
     ctx: &PipelineContext,

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 pub use finlake_api::{PipelineSnapshot, StageSnapshot, TableStats};
 
 use crate::events::EventBus;
-use crate::kafka::Lag;
+use crate::kafka::{Assignment, Lag};
 
 /// Where a pipeline is, with why when it matters (the API shows the kind and the detail).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +54,8 @@ pub struct PipelineStats {
     samples: Mutex<BTreeMap<String, crate::plugin::Batch>>,
     /// Consumer lag, reported by the Kafka client.
     pub lag: Lag,
+    /// The partitions the consumer group gave this host.
+    pub assignment: Assignment,
     events: EventBus,
 }
 
@@ -92,6 +94,7 @@ impl PipelineStats {
             stages: Mutex::new(BTreeMap::new()),
             samples: Mutex::new(BTreeMap::new()),
             lag: Lag::default(),
+            assignment: Assignment::default(),
             events,
         }
     }
@@ -201,6 +204,8 @@ impl PipelineStats {
             state,
             detail,
             lag: self.lag.get(),
+            host: crate::kafka::host_id(),
+            partitions: self.assignment.owned(),
             records_in: self.records_in.load(Ordering::Relaxed),
             rows_out: self.rows_out.load(Ordering::Relaxed),
             dead_letters: self.dead_letters.load(Ordering::Relaxed),
@@ -242,8 +247,52 @@ impl Registry {
         self.pipelines.lock().unwrap_or_else(|e| e.into_inner()).values().map(|s| s.snapshot()).collect()
     }
 
+    /// Whether this host leads: runs the gold jobs and the scheduled table maintenance, which
+    /// must run on one host at a time. The leader is the host that owns partition 0 of the
+    /// first pipeline (by name): the consumer group already elects exactly one owner per
+    /// partition, fences it by its session and moves it when the host dies or is cut off, so
+    /// no second election (a lease in the lake) is needed. A pipeline that waits for its first
+    /// assignment leads nowhere yet; one that is stopped or failing (or no pipeline at all)
+    /// leaves the lead with this host, so a single host always runs its gold jobs. The short
+    /// overlap of two leaders around a rebalance is safe: gold ticks carry `txn` markers (P5)
+    /// and a second writer of the same tick is refused.
+    pub fn is_lead(&self) -> bool {
+        let pipelines = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(first) = pipelines.values().next() else { return true };
+        match first.assignment.owned() {
+            Some(owned) => owned.contains(&0),
+            None => !matches!(first.state(), PipelineState::Starting | PipelineState::Running),
+        }
+    }
+
     /// Every stage of every pipeline, with its plugin and call statistics.
     pub fn stage_snapshots(&self) -> Vec<StageSnapshot> {
         self.pipelines.lock().unwrap_or_else(|e| e.into_inner()).values().flat_map(|s| s.stage_snapshots()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_owner_of_partition_zero_of_the_first_pipeline_leads() {
+        let registry = Registry::default();
+        assert!(registry.is_lead(), "no pipeline: this host leads");
+        let b = registry.register("b-pipeline");
+        let a = registry.register("a-pipeline");
+        a.set_state(PipelineState::Running);
+        assert!(!registry.is_lead(), "waiting for the first assignment");
+        a.assignment.set(vec![1, 2]);
+        assert!(!registry.is_lead(), "another host owns partition 0");
+        b.assignment.set(vec![0]);
+        assert!(!registry.is_lead(), "only the first pipeline (by name) counts");
+        a.assignment.set(vec![0, 3]);
+        assert!(registry.is_lead());
+        a.assignment.set(vec![]);
+        assert!(!registry.is_lead(), "revoked");
+        let fresh = registry.register("a-pipeline");
+        fresh.set_state(PipelineState::Restarting("broker down".into()));
+        assert!(registry.is_lead(), "a failing pipeline leaves the lead with this host");
     }
 }

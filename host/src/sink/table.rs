@@ -54,10 +54,33 @@ impl TableSink {
         Ok(TableSink { name: name.to_string(), table, buffer: RowBuffer::new(schema), progress, unique: None })
     }
 
+    /// Moves to the table's latest version and re-reads the progress it holds for
+    /// `partitions`, dropping what is buffered: after a rebalance, the partitions this host
+    /// owns may have been advanced by another host. The unique-key set is reloaded when other
+    /// writers committed meanwhile (their keys count as written).
+    pub async fn refresh(&mut self, partitions: &[i32]) -> Result<(), SinkError> {
+        let before = self.table.version();
+        delta::refresh(&mut self.table, &self.name).await?;
+        self.progress.reread(&self.table, &self.name, partitions).await?;
+        self.discard_buffer();
+        if self.table.version() != before
+            && let Some((index, keys)) = self.unique.take()
+        {
+            let column = self.buffer.schema().columns[index].name.clone();
+            self.load_unique_key(&column, keys.horizon_ms()).await?;
+        }
+        Ok(())
+    }
+
     /// Makes `column` a unique key remembered for `horizon_ms`: loads the values of the files
     /// written within the horizon (not the whole table), so duplicates are recognised across
     /// restarts too, at a cost that does not grow with the table's age.
     pub async fn with_unique_key(mut self, column: &str, horizon_ms: i64) -> Result<Self, SinkError> {
+        self.load_unique_key(column, horizon_ms).await?;
+        Ok(self)
+    }
+
+    async fn load_unique_key(&mut self, column: &str, horizon_ms: i64) -> Result<(), SinkError> {
         use deltalake::arrow::array::{Array, AsArray};
         let index = self.buffer.schema().columns.iter().position(|c| c.name == column).ok_or_else(|| {
             SinkError::SchemaChanged {
@@ -114,7 +137,7 @@ impl TableSink {
         }
         tracing::info!(table = %self.name, unique_key = column, values = keys.len(), files, horizon_ms, ms = started.elapsed().as_millis() as u64, "unique key loaded");
         self.unique = Some((index, keys));
-        Ok(self)
+        Ok(())
     }
 
     /// Last committed offset of a partition, if any.

@@ -122,6 +122,14 @@ fn kafka_properties_that_load_code_or_redirect_the_client_are_refused() {
         println!("{key}: {found}");
         assert!(found.contains(why), "{key}: {found}");
     }
+    // Several hosts rely on eager rebalances (positions re-read from Delta at each one).
+    let text = BASE.replace(
+        "brokers = \"b:9092\"",
+        "brokers = \"b:9092\"\nproperties = { \"partition.assignment.strategy\" = \"cooperative-sticky\" }",
+    );
+    let found = problems(&text);
+    assert!(found.contains("cooperative-sticky assignment is not supported"), "{found}");
+    assert!(found.contains(":"), "located: {found}");
 }
 
 /// librdkafka is built with TLS and SASL: a client configured for SASL_SSL with SCRAM is

@@ -84,6 +84,11 @@ fn PipelineCard(name: String, graphs: Loaded<Vec<PipelineGraph>>) -> impl IntoVi
                     </span>
                 </div>
                 <div class="stat">
+                    <span class="label">"partitions"</span>
+                    <span class="value" data-test="partitions">{stat(|p| format::partitions(p.partitions.as_deref()))}</span>
+                    <span class="sub" data-test="host">{stat(|p| p.host.clone())}</span>
+                </div>
+                <div class="stat">
                     <span class="label">"errors"</span>
                     <span class="value" data-test="errors">{stat(|p| format::compact(p.errors as f64))}</span>
                 </div>
