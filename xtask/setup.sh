@@ -29,6 +29,8 @@ command -v wasm-ld-19 >/dev/null || need+=(lld-19)
 [ -f /usr/lib/wasm32-wasi/libc.a ] || need+=(wasi-libc)
 [ -d /usr/lib/llvm-19/lib/clang/19/lib/wasi ] || need+=(libclang-rt-19-dev-wasm32)
 command -v node >/dev/null || need+=(nodejs npm)
+# Multi-host fault tests: network namespaces, veth and bridges.
+command -v ip >/dev/null || need+=(iproute2)
 if ((${#need[@]})); then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "installing: ${need[*]}"

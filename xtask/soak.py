@@ -105,6 +105,7 @@ def sample(pid, t0, prev):
     status = Path(f"/proc/{pid}/status").read_text()
     rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
     fds = len(os.listdir(f"/proc/{pid}/fd"))
+    threads = int(re.search(r"Threads:\s+(\d+)", status).group(1))
     tables = json.loads(get("/api/tables?limit=1000", timeout=20))
     files = {t["name"]: t["files"] for t in tables}
     small = {t["name"]: t.get("small_files", 0) for t in tables}
@@ -125,7 +126,7 @@ def sample(pid, t0, prev):
         "t_s": round(now - t0), "rss_mib": round(rss, 1),
         "heap_in_use_mib": round(heap.get("in_use", 0), 1), "heap_free_mib": round(heap.get("free", 0), 1),
         **rss_parts(pid),
-        "open_files": fds,
+        "open_files": fds, "threads": threads,
         "files_max": max(files.values() or [0]), "files_total": sum(files.values()),
         "small_files": sum(small.values()), "log_since_ckpt": log_since_checkpoint(),
         "commit_p50_ms": round(q.get("0.5", 0) * 1000, 1), "commit_p99_ms": round(q.get("0.99", 0) * 1000, 1),
@@ -135,7 +136,7 @@ def sample(pid, t0, prev):
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 COLUMNS = ["t_s", "rss_mib", "heap_in_use_mib", "heap_free_mib", "rss_wasm_mib", "rss_anon_mib", "rss_brk_mib",
-           "rss_file_mib", "open_files", "files_max", "files_total", "small_files", "log_since_ckpt",
+           "rss_file_mib", "open_files", "threads", "files_max", "files_total", "small_files", "log_since_ckpt",
            "commit_p50_ms", "commit_p99_ms", "records_per_s", "lag"]
 
 

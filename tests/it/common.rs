@@ -205,3 +205,26 @@ outputs = {{ out = "tagged" }}
     std::fs::write(dir.join("pipelines.toml"), &text).unwrap();
     text
 }
+
+/// A temporary directory for tests that run other processes: kept when the test fails (its
+/// logs say why), removed when it passes.
+pub struct KeptDir(Option<tempfile::TempDir>);
+
+impl KeptDir {
+    pub fn new() -> KeptDir {
+        KeptDir(Some(tempfile::tempdir().unwrap()))
+    }
+    pub fn path(&self) -> &Path {
+        self.0.as_ref().unwrap().path()
+    }
+}
+
+impl Drop for KeptDir {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(dir) = self.0.take()
+        {
+            eprintln!("kept for the failed test: {}", dir.keep().display());
+        }
+    }
+}

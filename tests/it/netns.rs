@@ -117,7 +117,7 @@ async fn check(config: &finlake::config::Config, brokers: &str, topic: &str, tot
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_cut_off_and_a_broker_restart_lose_and_duplicate_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = KeptDir::new();
     println!("logs of the broker and the hosts in {}", dir.path().display());
     let net = Net::new(3);
     let mut tansu = Tansu::start_at(&net.gateway(), free_port(), "sqlite://tansu.db", dir.path());

@@ -7,10 +7,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deltalake::arrow::array::{Array, AsArray};
+use deltalake::arrow::array::AsArray;
 use deltalake::datafusion::prelude::SessionContext;
 use finlake::config::Config;
 use finlake::kafka::EmbeddedBroker;
@@ -26,9 +25,9 @@ fn free_port() -> u16 {
 }
 
 fn moto_bin() -> PathBuf {
-    let path = std::env::var_os("FINLAKE_MOTO").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/finlake/moto/bin/moto_server")
-    });
+    let path = std::env::var_os("FINLAKE_MOTO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/finlake/moto/bin/moto_server"));
     assert!(path.exists(), "moto_server is not at {} (xtask/setup.sh installs it)", path.display());
     path
 }
@@ -126,13 +125,17 @@ async fn s3_coordinates(url: &str, options: &HashMap<String, String>) -> BTreeMa
         return out; // not created yet
     };
     let ctx = SessionContext::new();
-    ctx.register_table("t", Arc::new(table)).unwrap();
+    ctx.register_table("t", table.table_provider().await.unwrap()).unwrap();
     let df = ctx.sql("SELECT kafka_partition, kafka_offset FROM t").await.unwrap();
     for batch in df.collect().await.unwrap() {
-        let p = deltalake::arrow::compute::cast(batch.column(0), &deltalake::arrow::datatypes::DataType::Int32).unwrap();
-        let o = deltalake::arrow::compute::cast(batch.column(1), &deltalake::arrow::datatypes::DataType::Int64).unwrap();
-        let (p, o) =
-            (p.as_primitive::<deltalake::arrow::datatypes::Int32Type>(), o.as_primitive::<deltalake::arrow::datatypes::Int64Type>());
+        let p =
+            deltalake::arrow::compute::cast(batch.column(0), &deltalake::arrow::datatypes::DataType::Int32).unwrap();
+        let o =
+            deltalake::arrow::compute::cast(batch.column(1), &deltalake::arrow::datatypes::DataType::Int64).unwrap();
+        let (p, o) = (
+            p.as_primitive::<deltalake::arrow::datatypes::Int32Type>(),
+            o.as_primitive::<deltalake::arrow::datatypes::Int64Type>(),
+        );
         for i in 0..p.len() {
             *out.entry((p.value(i), o.value(i))).or_default() += 1;
         }
@@ -156,7 +159,7 @@ fn start_host(id: &str, config_path: &Path, brokers: &str, env: &HashMap<String,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hosts_write_one_s3_lake_through_a_server_restart() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = KeptDir::new();
     let moto = Moto::start(&dir.path().join("moto.log"));
     let proxy = Proxy::start(moto.port).await;
     // The bucket (moto takes unsigned requests).

@@ -104,14 +104,22 @@ impl Progress {
             .collect()
     }
 
-    /// P4: the table at its loaded version holds exactly the progress this writer committed
-    /// (partitions it started by [`Progress::start_at`] hold nothing or less).
-    pub async fn check(&self, table: &DeltaTable, name: &str) -> Result<(), DeltaError> {
-        for (&p, &believed) in &self.committed {
+    /// P4: for the partitions this commit advances, the table at its loaded version holds
+    /// exactly the progress this writer committed (partitions it started by
+    /// [`Progress::start_at`] hold nothing or less). Other partitions are other hosts' to
+    /// advance.
+    pub async fn check(
+        &self,
+        table: &DeltaTable,
+        name: &str,
+        advancing: &BTreeMap<i32, i64>,
+    ) -> Result<(), DeltaError> {
+        for &p in advancing.keys() {
+            let believed = self.committed(p);
             let app = app_id(&self.pipeline, &self.source, p);
             let found = stored(table, name, &app).await?;
-            if found.is_some_and(|f| f > believed) {
-                return Err(DeltaError::AnotherWriter { table: name.into(), app, expected: Some(believed), found });
+            if found.is_some_and(|f| believed.is_none_or(|b| f > b)) {
+                return Err(DeltaError::AnotherWriter { table: name.into(), app, expected: believed, found });
             }
         }
         Ok(())

@@ -142,3 +142,31 @@ fn table_urls_under_local_and_object_storage_roots() {
     assert_eq!(local.as_str(), "file:///var/lake/silver/trades/");
     assert!(super::root_url(Path::new("/var/lake")).is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_of_different_partitions_append_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = HashMap::new();
+    // Two hosts of one pipeline, each owning one partition of the topic.
+    let mut a = sink(dir.path(), "p").await;
+    let mut b = sink(dir.path(), "p").await;
+    for i in 1..=3 {
+        a.commit(&BTreeMap::from([(0, i * 10)]), &meta).await.unwrap();
+        b.commit(&BTreeMap::from([(1, i * 10)]), &meta).await.unwrap();
+    }
+    let table = super::open(dir.path(), "t").await.unwrap().unwrap();
+    for p in [0, 1] {
+        let stored = progress::stored(&table, "t", &progress::app_id("p", "cluster/topic", p)).await.unwrap();
+        assert_eq!(stored, Some(30), "partition {p}");
+    }
+    // The group gives partition 0 to b, which re-reads the table first: it goes on from a's.
+    b.refresh(&[0, 1]).await.unwrap();
+    assert_eq!(b.committed(0), Some(30));
+    b.commit(&BTreeMap::from([(0, 40)]), &meta).await.unwrap();
+    // a has not noticed (cut off): its next commit of partition 0 is refused, nothing twice.
+    let err = a.commit(&BTreeMap::from([(0, 45)]), &meta).await.unwrap_err();
+    assert!(matches!(err, SinkError::Lake(DeltaError::AnotherWriter { .. })), "{err}");
+    let table = super::open(dir.path(), "t").await.unwrap().unwrap();
+    let stored = progress::stored(&table, "t", &progress::app_id("p", "cluster/topic", 0)).await.unwrap();
+    assert_eq!(stored, Some(40));
+}

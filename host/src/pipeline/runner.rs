@@ -12,9 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::Message;
 use rdkafka::consumer::Consumer;
-use rdkafka::message::Headers;
 use tokio::sync::{mpsc, watch};
 
 use super::consume::collect_batch;
@@ -123,13 +121,8 @@ pub async fn run_pipeline(
     };
     let group = format!("{}-{}", ctx.config.kafka.group_id, p.name);
     let (consumer, partitions) = {
-        let (brokers, props, name, topic, shared) = (
-            ctx.brokers.clone(),
-            ctx.config.kafka.properties.clone(),
-            p.name.clone(),
-            p.topic.clone(),
-            shared.clone(),
-        );
+        let (brokers, props, name, topic, shared) =
+            (ctx.brokers.clone(), ctx.config.kafka.properties.clone(), p.name.clone(), p.topic.clone(), shared.clone());
         tokio::task::spawn_blocking(move || create_consumer(&brokers, &props, &group, &name, &topic, shared))
             .await
             .map_err(|e| PipelineError::Other { pipeline: p.name.clone(), message: e.to_string() })??
@@ -506,32 +499,12 @@ impl Runner<'_> {
         // Every owned partition, even where the rebalance callback assigned this very
         // position: records read since then went with the dropped batch.
         for &part in &owned {
-            self.seek(part, self.read_upto.get(&part).map(|o| o + 1)).await?;
+            let next = self.read_upto.get(&part).map(|o| o + 1);
+            seek(self.consumer, &self.ctx.pipeline, part, next).await?;
         }
         tracing::info!(pipeline = %name, why, owned = ?owned, dropped_partitions_in_window = dropped, resume = ?self.read_upto, ms = started.elapsed().as_millis() as u64, "following the partitions this host owns, from Delta");
         metrics::counter!("finlake_pipeline_rebalances_followed_total", "pipeline" => name).increment(1);
         Ok(())
-    }
-
-    /// Seeks an owned partition to `next` (its beginning when `None`), retrying while the
-    /// client is still starting to fetch it (for up to 10 s).
-    async fn seek(&self, partition: i32, next: Option<i64>) -> Result<(), PipelineError> {
-        use rdkafka::topic_partition_list::Offset;
-        let offset = next.map_or(Offset::Beginning, Offset::Offset);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let result = tokio::task::block_in_place(|| {
-                self.consumer.seek(&self.ctx.pipeline.topic, partition, offset, Duration::from_secs(1))
-            });
-            match result {
-                Ok(()) => return Ok(()),
-                Err(e) if Instant::now() < deadline => {
-                    tracing::debug!(pipeline = %self.name(), partition, error = %e, "seek not possible yet; retrying");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
     }
 
     /// Commits every table (data + offsets of the window) if anything was processed; returns
@@ -577,5 +550,30 @@ impl Runner<'_> {
         self.state_offsets.clear();
         self.state_taken = Instant::now();
         Ok(())
+    }
+}
+
+/// Seeks an owned partition to `next` (its beginning when `None`), retrying while the client
+/// is still starting to fetch it (for up to 10 s).
+async fn seek(
+    consumer: &PipelineConsumer,
+    pipeline: &PipelineConfig,
+    partition: i32,
+    next: Option<i64>,
+) -> Result<(), PipelineError> {
+    use rdkafka::topic_partition_list::Offset;
+    let offset = next.map_or(Offset::Beginning, Offset::Offset);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let result =
+            tokio::task::block_in_place(|| consumer.seek(&pipeline.topic, partition, offset, Duration::from_secs(1)));
+        match result {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() < deadline => {
+                tracing::debug!(pipeline = %pipeline.name, partition, error = %e, "seek not possible yet; retrying");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }

@@ -25,6 +25,9 @@ pub struct TableSink {
     progress: Progress,
     /// The unique-key column's index and the values written within its horizon.
     unique: Option<(usize, RecentKeys)>,
+    /// The table version the unique keys were loaded at, and this writer's commits since: any
+    /// other version in between was another host's, whose keys the set does not hold.
+    keys_loaded: (Option<u64>, u64),
 }
 
 impl TableSink {
@@ -51,7 +54,14 @@ impl TableSink {
         }
         let progress = Progress::read(&table, name, pipeline, source, partitions).await?;
         tracing::info!(table = name, version = table.version(), ?progress, "table opened");
-        Ok(TableSink { name: name.to_string(), table, buffer: RowBuffer::new(schema), progress, unique: None })
+        Ok(TableSink {
+            name: name.to_string(),
+            table,
+            buffer: RowBuffer::new(schema),
+            progress,
+            unique: None,
+            keys_loaded: (None, 0),
+        })
     }
 
     /// Moves to the table's latest version and re-reads the progress it holds for
@@ -59,11 +69,15 @@ impl TableSink {
     /// owns may have been advanced by another host. The unique-key set is reloaded when other
     /// writers committed meanwhile (their keys count as written).
     pub async fn refresh(&mut self, partitions: &[i32]) -> Result<(), SinkError> {
-        let before = self.table.version();
         delta::refresh(&mut self.table, &self.name).await?;
         self.progress.reread(&self.table, &self.name, partitions).await?;
+        // The dropped rows' keys are in the set: they will be read again and must not count as
+        // duplicates then. And keys other hosts committed are not in it yet.
+        let dropped = !self.buffer.is_empty();
         self.discard_buffer();
-        if self.table.version() != before
+        let (loaded_at, own) = self.keys_loaded;
+        let others = self.table.version().unwrap_or(0).saturating_sub(loaded_at.unwrap_or(0)) > own;
+        if (dropped || others)
             && let Some((index, keys)) = self.unique.take()
         {
             let column = self.buffer.schema().columns[index].name.clone();
@@ -137,6 +151,7 @@ impl TableSink {
         }
         tracing::info!(table = %self.name, unique_key = column, values = keys.len(), files, horizon_ms, ms = started.elapsed().as_millis() as u64, "unique key loaded");
         self.unique = Some((index, keys));
+        self.keys_loaded = (self.table.version(), 0);
         Ok(())
     }
 
@@ -216,6 +231,9 @@ impl TableSink {
         if txns.is_empty() && self.buffer.is_empty() {
             return Ok(None);
         }
+        // P4: the progress stored for the partitions this commit advances is still the one this
+        // writer committed.
+        self.progress.check(&self.table, &self.name, processed).await?;
         let version = self.commit_txns(txns, metadata).await?;
         self.progress.advance(processed);
         Ok(Some(version))
@@ -243,8 +261,6 @@ impl TableSink {
         txns: Vec<Transaction>,
         metadata: &HashMap<String, serde_json::Value>,
     ) -> Result<u64, SinkError> {
-        // P4: the progress stored is still the one this writer committed.
-        self.progress.check(&self.table, &self.name).await?;
         let rows = self.buffer.len();
         let mut batches = Vec::new();
         if rows > 0 {
@@ -256,6 +272,7 @@ impl TableSink {
         }
         let adds = delta::write_files(&self.table, &self.name, batches).await?;
         let version = delta::commit(&mut self.table, &self.name, adds, txns, metadata.clone()).await?;
+        self.keys_loaded.1 += 1;
         tracing::debug!(table = %self.name, version, rows, "committed");
         Ok(version)
     }
