@@ -175,7 +175,7 @@ async fn gold_tick(config: Config) {
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let started = Instant::now();
     let running =
-        tokio::spawn(async move { finlake::gold::run(&job, stop, &finlake::events::EventBus::default()).await });
+        tokio::spawn(async move { finlake::gold::run(&job, stop, &finlake::pipeline::Registry::default()).await });
     let sql = "SELECT count(*) AS windows, CAST(sum(trades) AS BIGINT) AS trades FROM gold_trades_1m";
     let options = finlake::query::QueryOptions::default();
     let mut with_gold = config.clone();

@@ -276,8 +276,8 @@ mod tests {
     #[test]
     fn partitions_read_as_ranges() {
         assert_eq!(partitions(None), "–");
-        assert_eq!(partitions(Some(&[])), "none");
-        assert_eq!(partitions(Some(&[0, 1, 2, 5, 7, 8])), "0–2, 5, 7–8");
-        assert_eq!(partitions(Some(&[3])), "3");
+        assert_eq!(partitions(Some([].as_slice())), "none");
+        assert_eq!(partitions(Some([0, 1, 2, 5, 7, 8].as_slice())), "0–2, 5, 7–8");
+        assert_eq!(partitions(Some([3].as_slice())), "3");
     }
 }
