@@ -80,24 +80,29 @@ def log_since_checkpoint():
 
 def rss_parts(pid):
     """Resident MiB by kind of mapping, from /proc/PID/smaps: `wasm` (plugin linear memories:
-    wasmtime reserves each in one anonymous mapping of gigabytes), `anon` (jemalloc's arenas,
-    glibc's thread arenas, thread stacks), `brk` (glibc's main arena, used by the C libraries)
-    and `file` (the binary's code and other mapped files). Locates RSS growth the heap
-    gauges do not explain."""
-    parts = {"wasm": 0, "anon": 0, "brk": 0, "file": 0}
-    kind, size = None, 0
+    wasmtime reserves gigabytes per memory and makes only the used part accessible, so a
+    memory is an anonymous read-write mapping followed at once by a large inaccessible one),
+    `anon` (jemalloc's arenas, glibc's thread arenas, thread stacks), `brk` (glibc's main arena,
+    used by the C libraries) and `file` (the binary's code and other mapped files). Locates
+    RSS growth the heap gauges do not explain."""
+    maps = []  # (lo, hi, perms, name, rss_kib)
     for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
         head = line.split()
         if not head:
             continue
         if not head[0].endswith(":"):  # a mapping's header: range perms offset dev inode [path]
-            name = head[5] if len(head) > 5 else ""
             lo, hi = (int(x, 16) for x in head[0].split("-"))
-            size = hi - lo
-            kind = ("brk" if name == "[heap]" else "file" if name.startswith("/") else
-                    "wasm" if not name and size >= 1 << 30 else "anon")
-        elif head[0] == "Rss:" and kind:
-            parts[kind] += int(head[1]) / 1024
+            maps.append([lo, hi, head[1], head[5] if len(head) > 5 else "", 0])
+        elif head[0] == "Rss:" and maps:
+            maps[-1][4] = int(head[1])
+    parts = {"wasm": 0, "anon": 0, "brk": 0, "file": 0}
+    for k, (lo, hi, perms, name, rss) in enumerate(maps):
+        nxt = maps[k + 1] if k + 1 < len(maps) else None
+        reserved = (hi - lo) >= 1 << 30 or (nxt is not None and nxt[0] == hi and nxt[2].startswith("---")
+                                             and not nxt[3] and nxt[1] - nxt[0] >= 1 << 30)
+        kind = ("brk" if name == "[heap]" else "file" if name.startswith("/") else
+                "wasm" if not name and reserved else "anon")
+        parts[kind] += rss / 1024
     return {f"rss_{k}_mib": round(v, 1) for k, v in parts.items()}
 
 
