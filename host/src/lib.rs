@@ -4,6 +4,7 @@
 
 pub mod allocator;
 pub mod api;
+pub mod cluster;
 /// `pipelines.toml` (the `finlake-config` crate).
 pub use finlake_config as config;
 pub mod control;

@@ -82,6 +82,13 @@ impl Service {
             helpers.spawn(crate::maintenance::schedule(control, stop));
         }
         helpers.spawn(crate::allocator::trim_periodically(std::time::Duration::from_secs(10), stop_rx.clone()));
+        // Every host says in the lake what it runs and owns; any host's API shows them all.
+        helpers.spawn(control.cluster.clone().run(
+            config.lake.root.clone(),
+            api_addr.map_or_else(|| config.api.listen.clone(), |a| a.to_string()),
+            registry.clone(),
+            stop_rx.clone(),
+        ));
 
         if let Some(sim) = config.simulator() {
             let seed = sim.seed.unwrap_or_else(rand::random);

@@ -4,6 +4,7 @@ mod common;
 mod e2e;
 mod fraud;
 mod gold;
+mod handoff;
 mod hostile;
 mod languages;
 mod live;

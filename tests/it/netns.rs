@@ -2,8 +2,10 @@
 //! (`ip netns` + veth into a bridge, iproute2), the Tansu broker on the bridge with a durable
 //! log (sqlite). (1) One host's link goes down for longer than the session timeout while it
 //! can still reach the lake, then comes back: its partitions move, its stale commits are
-//! refused. (2) The broker is killed and started again mid-stream. After each, every produced
-//! record is in bronze and silver exactly once, and no table holds a `txn` version twice.
+//! refused. (2) The broker is killed and started again mid-stream. (3) One host is killed
+//! (SIGKILL) mid-stream and a fourth host joins. After each, every produced record is in bronze
+//! and silver exactly once and no table holds a `txn` version twice; at the end the live hosts
+//! own every partition once and gold equals a recomputation from silver.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -119,12 +121,13 @@ async fn check(config: &finlake::config::Config, brokers: &str, topic: &str, tot
 async fn a_host_cut_off_and_a_broker_restart_lose_and_duplicate_nothing() {
     let dir = KeptDir::new();
     println!("logs of the broker and the hosts in {}", dir.path().display());
-    let net = Net::new(3);
+    // Three hosts from the start, a fourth namespace for the host that joins in (3).
+    let net = Net::new(4);
     let mut tansu = Tansu::start_at(&net.gateway(), free_port(), "sqlite://tansu.db", dir.path());
     let topic = unique("netns");
     tansu.create_topic(&topic, 6);
     let config = gold_config(dir.path(), &topic);
-    let hosts: Vec<Host> = (0..3)
+    let mut hosts: Vec<Host> = (0..3)
         .map(|i| Host::start_in(Some(&net.ns(i)), &net.host_ip(i), &format!("n{i}"), &config, dir.path(), &tansu.addr))
         .collect();
     wait_until(Duration::from_secs(60), "three hosts sharing the partitions", || async {
@@ -161,6 +164,29 @@ async fn a_host_cut_off_and_a_broker_restart_lose_and_duplicate_nothing() {
     producing.await.unwrap();
     check(&config, &tansu.addr, &topic, first + second, "a broker restart").await;
 
+    // (3) Host n2 is killed (no flush, no leaving the group) mid-stream; a fourth host joins.
+    let third = 3000u64;
+    let producing = tokio::spawn({
+        let (brokers, topic) = (tansu.addr.clone(), topic.clone());
+        async move { produce(&brokers, &topic, third, 33).await }
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    hosts[2].kill9();
+    let killed = hosts.remove(2);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    hosts.push(Host::start_in(Some(&net.ns(3)), &net.host_ip(3), "n3", &config, dir.path(), &tansu.addr));
+    producing.await.unwrap();
+    check(&config, &tansu.addr, &topic, first + second + third, "a host killed and one added").await;
+    wait_until(Duration::from_secs(30), "the live hosts to own every partition once", || async {
+        let mut owned = Vec::new();
+        for h in &hosts {
+            owned.extend(h.partitions().await.unwrap_or_default());
+        }
+        owned.sort_unstable();
+        owned == (0..6).collect::<Vec<i32>>()
+    })
+    .await;
+
     // Gold on the leader equals a recomputation from silver.
     let max_ms = count(&config, "SELECT CAST(max(event_time) AS BIGINT) / 1000 FROM silver_trades").await;
     let closed_below = (max_ms - 10_000) / 60_000 * 60_000;
@@ -172,6 +198,12 @@ async fn a_host_cut_off_and_a_broker_restart_lose_and_duplicate_nothing() {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
+    assert!(recomputed.len() >= 5, "expected several closed windows, got {}", recomputed.len());
     assert_eq!(recomputed, gold, "gold OHLCV must equal the recomputation from silver");
-    drop(hosts);
+    let windows = count(&config, "SELECT count(*) FROM gold_trades_1m").await;
+    let distinct =
+        count(&config, "SELECT count(*) FROM (SELECT DISTINCT symbol, window_start FROM gold_trades_1m)").await;
+    assert_eq!(windows, distinct, "a gold window was written twice");
+    println!("gold: {} closed windows equal to the recomputation from silver", recomputed.len());
+    drop((hosts, killed));
 }

@@ -191,6 +191,11 @@ pub fn partitions(owned: Option<&[i32]>) -> String {
     parts.join(", ")
 }
 
+/// Every host of a consumer group with its partitions: `h1 0–2 · h2 3–5`.
+pub fn group(members: &[finlake_api::GroupMember]) -> String {
+    members.iter().map(|m| format!("{} {}", m.host, partitions(Some(&m.partitions)))).collect::<Vec<_>>().join(" · ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +276,18 @@ mod tests {
         assert_eq!(price(0.123456), "0.1235");
         assert_eq!(price(187.456), "187.46");
         assert_eq!(price(64_000.4), "64000");
+    }
+
+    #[test]
+    fn group_lists_each_host_with_its_ranges() {
+        let m = |host: &str, partitions: Vec<i32>| finlake_api::GroupMember {
+            host: host.into(),
+            partitions,
+            ..finlake_api::GroupMember::default()
+        };
+        assert_eq!(group(&[m("h1", vec![0, 1, 2]), m("h2", vec![3, 5])]), "h1 0–2 · h2 3, 5");
+        assert_eq!(group(&[m("h3", vec![])]), "h3 none");
+        assert_eq!(group(&[]), "");
     }
 
     #[test]

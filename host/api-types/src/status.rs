@@ -85,8 +85,28 @@ pub struct PipelineSnapshot {
     /// assignment).
     #[serde(default)]
     pub partitions: Option<Vec<i32>>,
+    /// Every live host of the deployment that runs this pipeline, with the partitions the
+    /// consumer group gave it, as each host last announced in the lake (every 5 s; a host
+    /// silent for 20 s is gone). `None` while the pipeline does not run or before the first
+    /// look at the lake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Vec<GroupMember>>,
     pub last_error: Option<String>,
     pub tables: BTreeMap<String, TableStats>,
+}
+
+/// One host of a pipeline's consumer group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GroupMember {
+    /// The host's id (`FINLAKE_HOST_ID`; also its Kafka `client.id`).
+    pub host: String,
+    /// Its API address.
+    pub api: String,
+    /// The partitions of the pipeline's topic it owns, ascending.
+    pub partitions: Vec<i32>,
+    /// How long ago it last announced itself.
+    pub seen_ms_ago: u64,
 }
 
 /// How records flow through one pipeline: topic → stages → tables.

@@ -20,7 +20,7 @@ use crate::control::ControlPlane;
 fn snapshot(control: &ControlPlane) -> Snapshot {
     Snapshot {
         at_ms: chrono::Utc::now().timestamp_millis(),
-        pipelines: control.registry.snapshots(),
+        pipelines: control.pipeline_snapshots(),
         stages: control.registry.stage_snapshots(),
         config: control.config_status(),
     }
@@ -65,7 +65,7 @@ pub fn spawn_ticker(control: Arc<ControlPlane>, mut stop: watch::Receiver<bool>)
             if bus.listeners() == 0 {
                 continue;
             }
-            bus.publish(Event::Pipelines(control.registry.snapshots()));
+            bus.publish(Event::Pipelines(control.pipeline_snapshots()));
             bus.publish(Event::Plugins(control.registry.stage_snapshots()));
         }
     })

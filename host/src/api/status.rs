@@ -27,7 +27,7 @@ pub(super) async fn health(State(state): State<AppState>) -> Json<Health> {
 /// Every pipeline's state and counters.
 #[utoipa::path(get, path = "/api/pipelines", tag = "status", responses((status = 200, body = Vec<PipelineSnapshot>)))]
 pub(super) async fn pipelines(State(state): State<AppState>) -> Json<Vec<PipelineSnapshot>> {
-    Json(state.control.registry.snapshots())
+    Json(state.control.pipeline_snapshots())
 }
 
 /// How records flow in each pipeline of the config in effect: topic → stages → tables.

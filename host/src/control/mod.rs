@@ -63,6 +63,8 @@ pub struct ControlPlane {
     /// Table maintenance: the last report per table, one run at a time.
     pub maintenance: Arc<crate::maintenance::Maintenance>,
     pub runtime: Arc<PluginRuntime>,
+    /// The other hosts of this deployment as they announce themselves in the lake.
+    pub cluster: Arc<crate::cluster::Cluster>,
     brokers: String,
     /// Held while a change is applied: changes are serialised.
     running: tokio::sync::Mutex<Running>,
@@ -85,6 +87,7 @@ impl ControlPlane {
             registry,
             maintenance: Arc::default(),
             runtime,
+            cluster: Arc::default(),
             brokers,
             running: tokio::sync::Mutex::new(Running::default()),
             current: RwLock::new((Arc::new(config), text)),
@@ -103,6 +106,18 @@ impl ControlPlane {
     /// The text of the config in effect.
     pub fn config_text(&self) -> String {
         self.current.read().unwrap_or_else(|e| e.into_inner()).1.clone()
+    }
+
+    /// Every pipeline's state and counters, each running one with every host of its consumer
+    /// group and the partitions each owns (as the hosts last announced in the lake).
+    pub fn pipeline_snapshots(&self) -> Vec<finlake_api::PipelineSnapshot> {
+        let mut snapshots = self.registry.snapshots();
+        for s in &mut snapshots {
+            if s.state == finlake_api::PipelineState::Running {
+                s.group = self.cluster.group(&s.name);
+            }
+        }
+        snapshots
     }
 
     /// Every table of the config in effect (for queries and `/api/tables`).

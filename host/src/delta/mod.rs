@@ -121,6 +121,18 @@ pub async fn refresh(table: &mut DeltaTable, name: &str) -> Result<(), DeltaErro
     table.update_incremental(None).await.map_err(DeltaError::delta(name))
 }
 
+/// The object store of the lake at `relative` (a directory for a local lake, created if
+/// missing; a prefix on object storage): for the few plain objects FinLake keeps beside its
+/// tables (`_finlake/hosts/`). Paths given to it are relative to `relative`.
+pub async fn objects_at(root: &Path, relative: &str) -> Result<std::sync::Arc<dyn deltalake::ObjectStore>, DeltaError> {
+    if let Some((dir, _)) = local_dir(root, relative).await? {
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| DeltaError::other(relative)(format!("{}: {e}", dir.display())))?;
+    }
+    Ok(unloaded(root, relative)?.log_store().object_store(None))
+}
+
 /// What a table is created with.
 pub struct NewTable {
     pub name: String,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, StreamConsumer};
@@ -106,12 +106,68 @@ impl Assignment {
     }
 }
 
+/// A revocation the pipeline answers itself: the rebalance callback does not give the
+/// partitions up at once; the pipeline commits what it holds for them at its next batch
+/// boundary and then unassigns ([`Handoff::pending`]). The group waits for that (an eager
+/// rebalance completes only when every member rejoined), so the next owner starts after this
+/// host's last records instead of reading them again. librdkafka allows the (un)assign outside
+/// the callback; confluent-kafka-go's application-side rebalancing relies on the same.
+#[derive(Debug, Clone, Default)]
+pub struct Handoff(Arc<HandoffFlags>);
+
+#[derive(Debug, Default)]
+struct HandoffFlags {
+    /// The pipeline is running and will answer a revocation (off while it starts, stops or is
+    /// dropped: closing the consumer revokes too, and nobody would answer then).
+    enabled: AtomicBool,
+    /// A revocation waits for the pipeline's commit and unassign.
+    pending: AtomicBool,
+}
+
+impl Handoff {
+    /// Whether a revocation waits for the pipeline to commit and unassign.
+    pub fn pending(&self) -> bool {
+        self.0.pending.load(Ordering::SeqCst)
+    }
+
+    /// The pipeline answers revocations from now until the returned guard is dropped.
+    pub fn enable(&self) -> HandoffGuard {
+        self.0.enabled.store(true, Ordering::SeqCst);
+        HandoffGuard(self.clone())
+    }
+
+    /// The pipeline committed and unassigned.
+    pub fn done(&self) {
+        self.0.pending.store(false, Ordering::SeqCst);
+    }
+
+    /// Called by the rebalance callback: true when the pipeline will answer this revocation.
+    fn defer(&self) -> bool {
+        let enabled = self.0.enabled.load(Ordering::SeqCst);
+        self.0.pending.store(enabled, Ordering::SeqCst);
+        enabled
+    }
+}
+
+/// While alive, revocations wait for the pipeline; dropped before the consumer, so that
+/// closing the consumer gives its partitions up at once.
+#[derive(Debug)]
+pub struct HandoffGuard(Handoff);
+
+impl Drop for HandoffGuard {
+    fn drop(&mut self) {
+        self.0.0.enabled.store(false, Ordering::SeqCst);
+        self.0.0.pending.store(false, Ordering::SeqCst);
+    }
+}
+
 /// What the consumer shares with the pipeline that owns it.
 #[derive(Debug, Clone, Default)]
 pub struct ConsumerShared {
     pub positions: Positions,
     pub lag: Lag,
     pub assignment: Assignment,
+    pub handoff: Handoff,
 }
 
 pub struct SeekContext {
@@ -179,7 +235,14 @@ impl ConsumerContext for SeekContext {
                 self.shared.assignment.set(owned);
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                tracing::info!(pipeline = %self.pipeline, "partitions revoked");
+                // Lost partitions (this host missed its session) may already be another's:
+                // committing them would be refused (P4), so they are given up at once.
+                let lost = consumer.assignment_lost();
+                if !lost && self.shared.handoff.defer() {
+                    tracing::info!(pipeline = %self.pipeline, "partitions revoked: committing what this host holds for them before giving them up");
+                    return;
+                }
+                tracing::info!(pipeline = %self.pipeline, lost, "partitions revoked");
                 if let Err(e) = consumer.unassign() {
                     tracing::error!(pipeline = %self.pipeline, error = %e, "unassign failed");
                 }

@@ -4,7 +4,7 @@ pub mod consumer;
 pub mod embedded;
 pub mod producer;
 
-pub use consumer::{Assignment, ConsumerShared, Lag, PipelineConsumer, Positions, create_consumer};
+pub use consumer::{Assignment, ConsumerShared, Handoff, Lag, PipelineConsumer, Positions, create_consumer};
 pub use embedded::EmbeddedBroker;
 
 use std::collections::BTreeMap;
@@ -41,6 +41,12 @@ pub fn host_id() -> String {
         })
     })
     .clone()
+}
+
+/// The consumer group of pipeline `name`: one group per pipeline, so that a topic read by two
+/// pipelines is read whole by each.
+pub fn group_of(config: &crate::config::Config, pipeline: &str) -> String {
+    format!("{}-{pipeline}", config.kafka.group_id)
 }
 
 /// Base client config shared by every client FinLake creates.

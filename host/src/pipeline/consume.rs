@@ -13,7 +13,7 @@ use super::control::Command;
 use super::runner::PipelineError;
 use super::stats::PipelineStats;
 use crate::config::PipelineConfig;
-use crate::kafka::{PipelineConsumer, Positions};
+use crate::kafka::{ConsumerShared, PipelineConsumer};
 use crate::plugin::BatchBuilder;
 
 #[allow(clippy::too_many_arguments)]
@@ -21,7 +21,7 @@ pub(super) async fn collect_batch(
     consumer: &PipelineConsumer,
     builder: &mut BatchBuilder,
     read_upto: &mut BTreeMap<i32, i64>,
-    positions: &Positions,
+    shared: &ConsumerShared,
     p: &PipelineConfig,
     stop: &mut watch::Receiver<bool>,
     commands: &mut mpsc::Receiver<Command>,
@@ -68,12 +68,13 @@ pub(super) async fn collect_batch(
             stats.record_error(message);
         }
         read_upto.insert(part, off);
-        positions.set(part, off + 1);
+        shared.positions.set(part, off + 1);
         let headers: Vec<(&str, &[u8])> =
             m.headers().map(|h| h.iter().map(|h| (h.key, h.value.unwrap_or_default())).collect()).unwrap_or_default();
         let ts = m.timestamp().to_millis().unwrap_or(-1);
         builder.push(m.key(), m.payload().unwrap_or_default(), headers, part, off, ts);
-        if tokio::time::Instant::now() >= deadline {
+        // A revocation waits for this batch: end it so the pipeline commits and lets go.
+        if tokio::time::Instant::now() >= deadline || shared.handoff.pending() {
             break;
         }
     }

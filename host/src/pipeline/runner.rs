@@ -118,8 +118,9 @@ pub async fn run_pipeline(
         positions: Positions::default(),
         lag: ctx.stats.lag.clone(),
         assignment: ctx.stats.assignment.clone(),
+        handoff: Default::default(),
     };
-    let group = format!("{}-{}", ctx.config.kafka.group_id, p.name);
+    let group = crate::kafka::group_of(&ctx.config, &p.name);
     let (consumer, partitions) = {
         let (brokers, props, name, topic, shared) =
             (ctx.brokers.clone(), ctx.config.kafka.properties.clone(), p.name.clone(), p.topic.clone(), shared.clone());
@@ -157,6 +158,9 @@ pub async fn run_pipeline(
     tracing::info!(pipeline = %p.name, %source, ?read_upto, "resuming from Delta offsets");
     let seen_generation = shared.assignment.generation();
     consumer.subscribe(&[&p.topic])?;
+    // Declared after the consumer, so dropped before it: closing the consumer revokes its
+    // partitions, and nobody answers a deferred revocation then.
+    let _handoff = shared.handoff.enable();
     stats.set_state(PipelineState::Running);
 
     let mut run = Runner {
@@ -208,7 +212,7 @@ pub async fn run_pipeline(
                 &consumer,
                 &mut builder,
                 &mut run.read_upto,
-                &run.shared.positions,
+                &run.shared,
                 p,
                 &mut stop,
                 commands,
@@ -216,6 +220,13 @@ pub async fn run_pipeline(
                 stats,
             )
             .await?;
+        }
+        // The group takes partitions away: commit what this host holds (the batch just read
+        // included: every partition is still this host's until it unassigns), then let go.
+        if run.shared.handoff.pending() {
+            let batch = (!builder.is_empty()).then(|| builder.finish());
+            run.hand_over(batch).await?;
+            continue;
         }
         // The group moved partitions while this batch was read: what it and the buffers hold
         // may belong to partitions another host now owns, and what this host owns now may be
@@ -473,6 +484,45 @@ impl Runner<'_> {
         self.conflicts.retain(|t| t.elapsed() < Duration::from_secs(60));
         self.conflicts.push(Instant::now());
         self.conflicts.len() <= 3
+    }
+
+    /// Answers a revocation (see [`crate::kafka::Handoff`]): processes `batch`, commits the
+    /// window and the plugins' state, then gives every partition up. The unassign happens
+    /// whatever the commit did, since the whole group waits for it; a refused commit (another
+    /// host already wrote these partitions) is followed at the next assignment like any other.
+    async fn hand_over(&mut self, batch: Option<Batch>) -> Result<(), PipelineError> {
+        let started = Instant::now();
+        let committed = async {
+            if let Some(batch) = batch {
+                self.process(batch).await?;
+            }
+            let rows = self.commit_window().await?;
+            self.commit_state(true).await?;
+            Ok::<u64, PipelineError>(rows)
+        }
+        .await;
+        let unassigned = tokio::task::block_in_place(|| self.consumer.unassign());
+        self.shared.handoff.done();
+        self.shared.assignment.set(Vec::new());
+        let name = &self.ctx.pipeline.name;
+        metrics::counter!("finlake_consumer_handoffs_total", "pipeline" => name.clone()).increment(1);
+        match committed {
+            Ok(rows) => {
+                metrics::counter!("finlake_consumer_handoff_rows_total", "pipeline" => name.clone()).increment(rows);
+                tracing::info!(pipeline = %name, rows, ms = started.elapsed().as_millis() as u64, "committed what this host held, then gave its partitions up");
+            }
+            Err(e) if e.is_another_writer() => {
+                tracing::warn!(pipeline = %name, error = %e, "gave the partitions up; their last window was already committed by another host");
+            }
+            Err(e) => {
+                if let Err(u) = unassigned {
+                    tracing::error!(pipeline = %name, error = %u, "unassign failed");
+                }
+                return Err(e);
+            }
+        }
+        unassigned?;
+        Ok(())
     }
 
     /// Starts again from what Delta holds, for the partitions the group gives this host now:

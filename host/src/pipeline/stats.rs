@@ -206,6 +206,8 @@ impl PipelineStats {
             lag: self.lag.get(),
             host: crate::kafka::host_id(),
             partitions: self.assignment.owned(),
+            // Filled by the control plane, from what the hosts announce (crate::cluster).
+            group: None,
             records_in: self.records_in.load(Ordering::Relaxed),
             rows_out: self.rows_out.load(Ordering::Relaxed),
             dead_letters: self.dead_letters.load(Ordering::Relaxed),
@@ -263,6 +265,12 @@ impl Registry {
             Some(owned) => owned.contains(&0),
             None => !matches!(first.state(), PipelineState::Starting | PipelineState::Running),
         }
+    }
+
+    /// Per pipeline, the partitions this host owns (`None` before its first assignment).
+    pub fn assignments(&self) -> BTreeMap<String, Option<Vec<i32>>> {
+        let pipelines = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
+        pipelines.iter().map(|(name, s)| (name.clone(), s.assignment.owned())).collect()
     }
 
     /// Every stage of every pipeline, with its plugin and call statistics.

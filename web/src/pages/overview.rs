@@ -87,6 +87,9 @@ fn PipelineCard(name: String, graphs: Loaded<Vec<PipelineGraph>>) -> impl IntoVi
                     <span class="label">"partitions"</span>
                     <span class="value" data-test="partitions">{stat(|p| format::partitions(p.partitions.as_deref()))}</span>
                     <span class="sub" data-test="host">{stat(|p| p.host.clone())}</span>
+                    <span class="sub" data-test="group" title="every host of the consumer group and its partitions">
+                        {stat(|p| p.group.as_deref().map(format::group).unwrap_or_default())}
+                    </span>
                 </div>
                 <div class="stat">
                     <span class="label">"errors"</span>
