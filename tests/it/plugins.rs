@@ -1,5 +1,6 @@
 //! The plugin runtime with real components built from plugins/ by the test command.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use finlake::config::Config;
@@ -58,7 +59,8 @@ fn normalize_trade_emits_typed_rows_and_rejects_malformed() {
 #[test]
 fn infinite_loop_is_cut_off_by_the_time_limit_and_the_instance_recovers() {
     let (_d, rt) = runtime();
-    let mut inst = chaos(&rt, Limits { timeout: Duration::from_millis(200), memory_bytes: 64 << 20 });
+    let mut inst =
+        chaos(&rt, Limits { timeout: Duration::from_millis(200), memory_bytes: 64 << 20, ..Limits::default() });
     let started = Instant::now();
     let err = inst.process(&batch(&["ok", "LOOP"])).unwrap_err();
     let took = started.elapsed();
@@ -73,7 +75,7 @@ fn infinite_loop_is_cut_off_by_the_time_limit_and_the_instance_recovers() {
 #[test]
 fn memory_hog_is_cut_off_by_the_memory_limit() {
     let (_d, rt) = runtime();
-    let mut inst = chaos(&rt, Limits { timeout: Duration::from_secs(10), memory_bytes: 32 << 20 });
+    let mut inst = chaos(&rt, Limits { timeout: Duration::from_secs(10), memory_bytes: 32 << 20, ..Limits::default() });
     let err = inst.process(&batch(&["HOG"])).unwrap_err();
     assert!(matches!(err, PluginError::Memory { limit_mb: 32, .. }), "{err}");
     assert_eq!(err.kind(), "memory");
@@ -166,4 +168,71 @@ outputs = {{ out = "out" }}
     assert_eq!(failed, vec![(7, "timeout"), (20, "trap"), (31, "rejected")]);
     let inputs: Vec<usize> = out.rows.iter().map(|r| r.input).collect();
     assert!(inputs.windows(2).all(|w| w[0] < w[1]), "rows keep input order");
+}
+
+#[test]
+fn an_instance_whose_memory_grew_is_replaced_between_batches() {
+    let (_d, rt) = runtime();
+    let limits = Limits { recycle_growth_bytes: 8 << 20, ..Limits::default() };
+    let mut inst = chaos(&rt, limits);
+    let small = inst.process(&batch(&["a"])).map(|_| inst.memory_bytes()).unwrap();
+    // Four 4 MiB records: the batch and the rows lowered into the guest grow its memory.
+    let big = "x".repeat(4 << 20);
+    let result = inst.process(&batch(&[&big, &big, &big, &big])).unwrap();
+    assert_eq!(rows_of(&result, 4).unwrap().len(), 4);
+    let grown = inst.memory_bytes();
+    assert!(grown > small + (8 << 20), "memory {small} → {grown} bytes");
+    assert_eq!(inst.instantiations, 1, "replaced only between batches");
+    let result = inst.process(&batch(&["after"])).unwrap();
+    assert_eq!(rows_of(&result, 1).unwrap().len(), 1, "the fresh instance serves the next batch");
+    assert_eq!(inst.instantiations, 2);
+    assert!(inst.memory_bytes() < small + (8 << 20), "fresh memory {} bytes", inst.memory_bytes());
+    // 0 turns it off.
+    let mut kept = chaos(&rt, Limits { recycle_growth_bytes: 0, ..Limits::default() });
+    kept.process(&batch(&[&big, &big, &big, &big])).unwrap();
+    kept.process(&batch(&["after"])).unwrap();
+    assert_eq!(kept.instantiations, 1);
+}
+
+#[test]
+fn a_stateful_plugin_keeps_its_state_across_a_replacement() {
+    let (_d, rt) = runtime();
+    let model = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/fraud-lr.json")).unwrap();
+    let loaded = rt.load_file(&plugin_dir().join("fraud-score.wasm"), Some("fraud-score")).unwrap();
+    let config = format!(r#"{{"model": {model}}}"#);
+    let limits = Limits { recycle_growth_bytes: 1 << 20, ..Limits::default() };
+    let mut scorer = PluginInstance::new(loaded.clone(), config.clone(), limits).unwrap();
+    let mut twin =
+        PluginInstance::new(loaded, config, Limits { recycle_growth_bytes: 0, ..Limits::default() }).unwrap();
+    let mut generator = finlake::simulate::generator(finlake::simulate::Kind::Bank, 7, 0.0);
+    let txns: Vec<String> = (0..6000).map(|i| generator.next_record(1_700_000_000_000 + i * 1000).1).collect();
+    let txns: Vec<&str> = txns.iter().map(String::as_str).collect();
+    // The first half grows the scorer's memory by more than 1 MiB; the second half is scored by a
+    // fresh instance restored from the first's state, and must score as the twin does.
+    for inst in [&mut scorer, &mut twin] {
+        inst.process(&batch(&txns[..3000])).unwrap();
+    }
+    assert_eq!(scorer.instantiations, 1);
+    let (a, b) = (scorer.process(&batch(&txns[3000..])).unwrap(), twin.process(&batch(&txns[3000..])).unwrap());
+    assert_eq!(scorer.instantiations, 2, "replaced before the second half");
+    let rows = |r| {
+        rows_of(r, 3000).unwrap().iter().map(|r| (r.input, r.output.to_string(), r.json.to_vec())).collect::<Vec<_>>()
+    };
+    assert_eq!(rows(&a), rows(&b), "the replaced scorer scores as one that kept its memory");
+    // The same accounts and counts (floats went through the snapshot's JSON, so compare them
+    // within rounding).
+    let state = |i: &mut PluginInstance| -> serde_json::Value {
+        serde_json::from_slice(&i.snapshot().unwrap().unwrap()).unwrap()
+    };
+    let (s, t) = (state(&mut scorer), state(&mut twin));
+    assert_eq!(s["observed"], t["observed"]);
+    let (sa, ta) = (s["accounts"].as_object().unwrap(), t["accounts"].as_object().unwrap());
+    assert_eq!(sa.keys().collect::<Vec<_>>(), ta.keys().collect::<Vec<_>>(), "the same accounts");
+    for (k, v) in sa {
+        assert_eq!(v["count"], ta[k]["count"], "{k}");
+        assert!(
+            (v["log_amount_mean"].as_f64().unwrap() - ta[k]["log_amount_mean"].as_f64().unwrap()).abs() < 1e-9,
+            "{k}"
+        );
+    }
 }

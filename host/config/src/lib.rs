@@ -230,6 +230,10 @@ pub struct PluginsConfig {
     pub timeout_ms: u64,
     /// Linear-memory limit per plugin instance, unless a stage overrides it.
     pub memory_mb: u64,
+    /// An instance whose linear memory grew by more than this since it started is replaced by
+    /// a fresh one between batches (state carried over): linear memory never shrinks, and a
+    /// guest's allocator or garbage collector can grow it for hours. 0 = never.
+    pub recycle_growth_mb: u64,
 }
 
 impl Default for PluginsConfig {
@@ -239,6 +243,7 @@ impl Default for PluginsConfig {
             cache_dir: PathBuf::from(".finlake/cache"),
             timeout_ms: 2_000,
             memory_mb: 256,
+            recycle_growth_mb: 32,
         }
     }
 }

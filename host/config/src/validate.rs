@@ -159,6 +159,12 @@ pub fn validate(config: &Config, text: &str, origin: &str) -> Vec<Problem> {
     if !(1..=4096).contains(&config.plugins.memory_mb) {
         r.add(&[Key("plugins"), Key("memory_mb")], "plugins.memory_mb must be between 1 and 4096");
     }
+    if config.plugins.recycle_growth_mb > 4096 {
+        r.add(
+            &[Key("plugins"), Key("recycle_growth_mb")],
+            "plugins.recycle_growth_mb must be between 0 (never) and 4096",
+        );
+    }
     if let Some(sim) = config.simulator() {
         if !(0.0..=1.0).contains(&sim.malformed_ratio) {
             r.add(&[Key("simulator"), Key("malformed_ratio")], "simulator.malformed_ratio must be between 0 and 1");

@@ -205,6 +205,7 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<()> {
                 limits: finlake::plugin::Limits {
                     timeout: Duration::from_millis(timeout_ms),
                     memory_bytes: (memory_mb as usize) << 20,
+                    ..finlake::plugin::Limits::default()
                 },
                 show,
                 expect,

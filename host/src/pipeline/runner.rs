@@ -83,6 +83,7 @@ pub fn stage_instance(
     let limits = Limits {
         timeout: Duration::from_millis(stage.timeout_ms.unwrap_or(config.plugins.timeout_ms)),
         memory_bytes: (stage.memory_mb.unwrap_or(config.plugins.memory_mb) as usize) << 20,
+        recycle_growth_bytes: (config.plugins.recycle_growth_mb as usize) << 20,
     };
     let mut config_json = serde_json::to_value(&stage.config).unwrap_or_else(|_| serde_json::json!({}));
     let base = config.base_dir();

@@ -18,11 +18,17 @@ pub struct Limits {
     pub timeout: Duration,
     /// Limit on the instance's linear memory, in bytes.
     pub memory_bytes: usize,
+    /// Growth of the linear memory beyond its size right after start (init, and restore for a
+    /// stateful plugin) after which the instance is replaced by a fresh one between batches
+    /// (0: never). Linear memory never shrinks, and a guest's allocator or garbage collector
+    /// (CPython, SpiderMonkey) can grow it over hours without holding more live data; a
+    /// stateful plugin's state moves to the fresh instance through snapshot and restore.
+    pub recycle_growth_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { timeout: Duration::from_secs(2), memory_bytes: 256 << 20 }
+        Limits { timeout: Duration::from_secs(2), memory_bytes: 256 << 20, recycle_growth_bytes: 32 << 20 }
     }
 }
 
@@ -32,6 +38,8 @@ pub struct StoreState {
     table: ResourceTable,
     memory_limit: usize,
     memory_exceeded: bool,
+    /// Linear memory of every memory of the instance, in bytes.
+    memory_bytes: usize,
     label: String,
 }
 
@@ -42,13 +50,14 @@ impl WasiView for StoreState {
 }
 
 impl ResourceLimiter for StoreState {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.memory_limit {
             // Refuse the growth (memory.grow returns -1); the guest then usually aborts. The
             // flag lets us report the trap that follows as a memory-limit error.
             self.memory_exceeded = true;
             return Ok(false);
         }
+        self.memory_bytes += desired.saturating_sub(current);
         Ok(true)
     }
 
@@ -93,13 +102,25 @@ pub struct PluginInstance {
     /// A stateful plugin's last snapshot taken or restored: a fresh instance after a failure
     /// starts from it (history since then is lost: see ARCHITECTURE, plugin state).
     last_state: Option<Vec<u8>>,
+    /// The instance's linear memory right after it started (see [`Limits::recycle_growth_bytes`]).
+    fresh_bytes: usize,
+    /// The memory grew past the limit: replaced before the next call.
+    recycle_due: bool,
 }
 
 impl PluginInstance {
     /// Creates an instance and runs `init` with `config_json`.
     pub fn new(plugin: LoadedPlugin, config_json: String, limits: Limits) -> Result<Self, PluginError> {
-        let mut instance =
-            PluginInstance { plugin, config_json, limits, live: None, instantiations: 0, last_state: None };
+        let mut instance = PluginInstance {
+            plugin,
+            config_json,
+            limits,
+            live: None,
+            instantiations: 0,
+            last_state: None,
+            fresh_bytes: 0,
+            recycle_due: false,
+        };
         instance.ensure_live()?;
         Ok(instance)
     }
@@ -132,9 +153,10 @@ impl PluginInstance {
                 Err(e) => return Err(classify(&self.plugin.name, &live.store, self.limits, e)),
             }
             if let Some(state) = &self.last_state {
-                tracing::warn!(plugin = %self.plugin.name, bytes = state.len(), "fresh instance after a failure: restoring the last snapshot");
+                tracing::info!(plugin = %self.plugin.name, bytes = state.len(), "fresh instance: restoring the plugin's last snapshot");
                 call_restore(&self.plugin, &mut live, self.limits, state)?;
             }
+            self.fresh_bytes = live.store.data().memory_bytes;
             self.live = Some(live);
         }
         Ok(self.live.as_mut().unwrap_or_else(|| unreachable!("set above")))
@@ -143,6 +165,9 @@ impl PluginInstance {
     /// Runs one batch. On a trap, timeout or memory overrun the instance is discarded and a
     /// fresh one (re-initialised with the same config) serves the next call.
     pub fn process(&mut self, batch: &Batch) -> Result<BatchResult, PluginError> {
+        if self.recycle_due {
+            self.recycle()?;
+        }
         let limits = self.limits;
         let name = self.plugin.name.clone();
         let live = self.ensure_live()?;
@@ -151,12 +176,17 @@ impl PluginInstance {
         let outcome = live.bindings.finlake_plugin_transform().call_process(&mut live.store, batch);
         metrics::histogram!("finlake_plugin_call_seconds", "plugin" => name.clone())
             .record(started.elapsed().as_secs_f64());
+        let now_bytes = live.store.data().memory_bytes;
+        let outcome = outcome.map_err(|e| classify(&name, &live.store, limits, e));
+        let grown = now_bytes.saturating_sub(self.fresh_bytes);
+        self.recycle_due = limits.recycle_growth_bytes > 0 && grown > limits.recycle_growth_bytes;
         match outcome {
             Ok(Ok(result)) => Ok(result),
             Ok(Err(message)) => Err(PluginError::Failed { plugin: name, message }),
-            Err(e) => {
-                let err = classify(&name, &live.store, limits, e);
+            Err(err) => {
+                // A trap: the next call gets a fresh instance anyway.
                 self.live = None;
+                self.recycle_due = false;
                 Err(err)
             }
         }
@@ -164,6 +194,33 @@ impl PluginInstance {
 }
 
 impl PluginInstance {
+    /// The instance's linear memory, in bytes (0 while no instance is live).
+    pub fn memory_bytes(&self) -> usize {
+        self.live.as_ref().map_or(0, |l| l.store.data().memory_bytes)
+    }
+
+    /// Replaces the instance by a fresh one (its memory grew by more than
+    /// [`Limits::recycle_growth_bytes`]), carrying a stateful plugin's state over through
+    /// snapshot and restore. Called between batches, so the state is exactly that of the
+    /// records processed so far.
+    fn recycle(&mut self) -> Result<(), PluginError> {
+        let started = Instant::now();
+        let before = self.memory_bytes();
+        self.snapshot()?; // None for a stateless plugin; kept in last_state for the restore
+        self.live = None;
+        self.recycle_due = false;
+        self.ensure_live()?;
+        tracing::info!(
+            plugin = %self.plugin.name,
+            before_mib = before >> 20,
+            after_mib = self.fresh_bytes >> 20,
+            ms = started.elapsed().as_millis() as u64,
+            "plugin memory grew; replaced by a fresh instance"
+        );
+        metrics::counter!("finlake_plugin_recycles_total", "plugin" => self.plugin.name.clone()).increment(1);
+        Ok(())
+    }
+
     /// The plugin's state (`None` for a plugin without the state export; empty = nothing kept).
     pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, PluginError> {
         if !self.plugin.stateful {
@@ -233,6 +290,7 @@ fn instantiate(plugin: &LoadedPlugin, limits: Limits) -> Result<Live, PluginErro
         table: ResourceTable::new(),
         memory_limit: limits.memory_bytes,
         memory_exceeded: false,
+        memory_bytes: 0,
         label: if plugin.name.is_empty() {
             plugin.origin.clone()
         } else {
