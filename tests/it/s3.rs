@@ -1,8 +1,10 @@
 //! A lake on S3-compatible object storage: moto's server (PyPI, installed by xtask/setup.sh),
-//! reached through a TCP proxy the test can "restart" (every connection dropped and new ones
-//! refused for a while, as when the server restarts mid-commit). Two `finlake run` processes
-//! write the same `s3://` lake at once, relying on conditional put for their commits; every
-//! record must be in bronze and silver exactly once, read back through object storage.
+//! reached through a TCP proxy. Mid-stream the server process is killed (SIGKILL, commits in
+//! flight) and started again; it rebuilds its objects by replaying its request log (moto's
+//! recorder: moto keeps objects in memory), while the proxy refuses connections until it is
+//! back whole — to the hosts, the server restarted. Two `finlake run` processes write the same
+//! `s3://` lake at once, relying on conditional put for their commits; every record must be in
+//! bronze and silver exactly once, read back through object storage.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -35,15 +37,26 @@ fn moto_bin() -> PathBuf {
 struct Moto {
     child: Child,
     port: u16,
+    log: PathBuf,
+    recording: PathBuf,
 }
 
 impl Moto {
-    fn start(log: &Path) -> Moto {
+    /// A server recording every request to `recording` (to rebuild its objects after a restart).
+    fn start(log: &Path, recording: &Path) -> Moto {
         let port = free_port();
+        let child = Moto::spawn(port, log, recording);
+        Moto { child, port, log: log.to_path_buf(), recording: recording.to_path_buf() }
+    }
+
+    fn spawn(port: u16, log: &Path, recording: &Path) -> Child {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         let child = Command::new(moto_bin())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_ENABLE_RECORDING", "True")
+            .env("MOTO_RECORDER_FILEPATH", recording)
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log).unwrap())
+            .stderr(log)
             .spawn()
             .expect("starting moto_server");
         let started = Instant::now();
@@ -51,7 +64,21 @@ impl Moto {
             assert!(started.elapsed() < Duration::from_secs(30), "moto did not listen within 30 s");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Moto { child, port }
+        child
+    }
+
+    /// Kills the server (SIGKILL), waits `down`, starts it again on the same port and replays
+    /// its request log, which rebuilds every object it held.
+    async fn restart(&mut self, down: Duration) -> usize {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        tokio::time::sleep(down).await;
+        let requests = std::fs::read_to_string(&self.recording).map(|t| t.lines().count()).unwrap_or(0);
+        self.child = Moto::spawn(self.port, &self.log, &self.recording);
+        let url = format!("http://127.0.0.1:{}/moto-api/recorder/replay-recording", self.port);
+        let replayed = reqwest::Client::new().post(url).send().await.unwrap();
+        assert!(replayed.status().is_success(), "replaying moto's log: {}", replayed.status());
+        requests
     }
 }
 
@@ -63,7 +90,7 @@ impl Drop for Moto {
 }
 
 /// A TCP proxy to `target` on its own port. While `down` is true it drops every connection
-/// and refuses new ones: to a client, the server restarted.
+/// and refuses new ones: the hosts cannot reach the server while it rebuilds its objects.
 struct Proxy {
     port: u16,
     down: watch::Sender<bool>,
@@ -94,9 +121,12 @@ impl Proxy {
         Proxy { port, down }
     }
 
-    async fn restart(&self, for_how_long: Duration) {
+    /// Drops every connection and refuses new ones until [`Proxy::up`].
+    fn down(&self) {
         self.down.send_replace(true);
-        tokio::time::sleep(for_how_long).await;
+    }
+
+    fn up(&self) {
         self.down.send_replace(false);
     }
 }
@@ -160,7 +190,7 @@ fn start_host(id: &str, config_path: &Path, brokers: &str, env: &HashMap<String,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hosts_write_one_s3_lake_through_a_server_restart() {
     let dir = KeptDir::new();
-    let moto = Moto::start(&dir.path().join("moto.log"));
+    let mut moto = Moto::start(&dir.path().join("moto.log"), &dir.path().join("moto-recording.jsonl"));
     let proxy = Proxy::start(moto.port).await;
     // The bucket (moto takes unsigned requests).
     let made = reqwest::Client::new().put(format!("http://127.0.0.1:{}/{BUCKET}", moto.port)).send().await.unwrap();
@@ -195,8 +225,16 @@ async fn two_hosts_write_one_s3_lake_through_a_server_restart() {
     };
     let producing = produce_in_background(&brokers, options);
     tokio::time::sleep(Duration::from_secs(5)).await;
-    // The server goes away mid-stream (commits in flight fail), and comes back.
-    proxy.restart(Duration::from_secs(4)).await;
+    // The server process dies mid-stream (commits in flight fail) and comes back with its
+    // objects; the hosts reach it again once it has them all.
+    proxy.down();
+    let started = Instant::now();
+    let requests = moto.restart(Duration::from_secs(2)).await;
+    proxy.up();
+    println!(
+        "moto killed and restarted: {requests} recorded requests replayed, back after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     assert_eq!(producing.await.unwrap().unwrap(), total);
 
     let read = s3_env(moto.port);
