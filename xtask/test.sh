@@ -41,5 +41,8 @@ step "interop: Python deltalake reads what finlake wrote"
 step "soak smoke: 2 min at 10x the demo rates (xtask/soak.sh 30 for the full run)"
 FINLAKE_SKIP_BUILD=1 "$ROOT/xtask/soak.sh" 2
 
+step "benchmark smoke: every benchmark for seconds (xtask/bench.sh for the full run)"
+FINLAKE_SKIP_BUILD=1 "$ROOT/xtask/bench.sh" --smoke --out "$ROOT/target/bench/smoke"
+
 "$ROOT/xtask/browser-test.sh"
 echo "all checks passed"

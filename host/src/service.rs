@@ -37,11 +37,21 @@ impl Service {
     /// Starts every pipeline, the simulator (if enabled) and the API, against `brokers`; watches
     /// the plugins directory and (for a config loaded from a file) the config file.
     pub async fn start(config: Config, brokers: String) -> Result<Service, ServiceError> {
+        let runtime = Arc::new(PluginRuntime::new(&config.plugins.cache_dir)?);
+        Self::start_with_runtime(config, brokers, runtime).await
+    }
+
+    /// [`Service::start`] with a plugin runtime made by the caller (the benchmarks tell it to
+    /// run some plugins as native code).
+    pub async fn start_with_runtime(
+        config: Config,
+        brokers: String,
+        runtime: Arc<PluginRuntime>,
+    ) -> Result<Service, ServiceError> {
         let text = match &config.source {
             Some(path) => std::fs::read_to_string(path).unwrap_or_default(),
             None => toml::to_string(&config).unwrap_or_default(),
         };
-        let runtime = Arc::new(PluginRuntime::new(&config.plugins.cache_dir)?);
         let control = ControlPlane::new(config.clone(), text, brokers.clone(), runtime);
         let registry = control.registry.clone();
         let config = Arc::new(config);

@@ -106,6 +106,8 @@ pub struct PluginInstance {
     fresh_bytes: usize,
     /// The memory grew past the limit: replaced before the next call.
     recycle_due: bool,
+    /// Native code in place of the component (benchmarks only; see `native.rs`).
+    native: Option<Box<dyn super::NativeTransform>>,
 }
 
 impl PluginInstance {
@@ -120,7 +122,14 @@ impl PluginInstance {
             last_state: None,
             fresh_bytes: 0,
             recycle_due: false,
+            native: None,
         };
+        if let Some(factory) = &instance.plugin.native {
+            let native = factory(&instance.config_json)
+                .map_err(|message| PluginError::Init { plugin: instance.plugin.name.clone(), message })?;
+            instance.native = Some(native);
+            return Ok(instance);
+        }
         instance.ensure_live()?;
         Ok(instance)
     }
@@ -165,6 +174,11 @@ impl PluginInstance {
     /// Runs one batch. On a trap, timeout or memory overrun the instance is discarded and a
     /// fresh one (re-initialised with the same config) serves the next call.
     pub fn process(&mut self, batch: &Batch) -> Result<BatchResult, PluginError> {
+        if let Some(native) = &mut self.native {
+            return native
+                .process(batch)
+                .map_err(|message| PluginError::Failed { plugin: self.plugin.name.clone(), message });
+        }
         if self.recycle_due {
             self.recycle()?;
         }
@@ -226,6 +240,11 @@ impl PluginInstance {
         if !self.plugin.stateful {
             return Ok(None);
         }
+        if let Some(native) = &self.native {
+            let bytes = native.snapshot();
+            self.last_state = Some(bytes.clone());
+            return Ok(Some(bytes));
+        }
         let (limits, plugin) = (self.limits, self.plugin.clone());
         let live = self.ensure_live()?;
         arm(&mut live.store, limits);
@@ -242,6 +261,12 @@ impl PluginInstance {
             return Err(PluginError::Failed {
                 plugin: self.plugin.name.clone(),
                 message: "has no state export, but a snapshot was to be restored".into(),
+            });
+        }
+        if let Some(native) = &mut self.native {
+            return native.restore(snapshot).map_err(|message| PluginError::Init {
+                plugin: self.plugin.name.clone(),
+                message: format!("restoring its state: {message}"),
             });
         }
         let (limits, plugin) = (self.limits, self.plugin.clone());

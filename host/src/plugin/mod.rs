@@ -9,6 +9,7 @@
 mod batch;
 mod cache;
 mod instance;
+mod native;
 mod runtime;
 
 pub use batch::{BatchBuilder, BatchExt, RowRef, check_cost, rows_of};
@@ -17,6 +18,7 @@ pub mod batch_view {
     pub use super::batch::select;
 }
 pub use instance::{Limits, PluginInstance};
+pub use native::{NativeFactory, NativeTransform};
 pub use runtime::{Inspection, LoadedPlugin, PluginRuntime};
 
 /// Bindings generated from `wit/` (the same files every guest builds against).

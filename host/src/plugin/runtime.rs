@@ -9,10 +9,10 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
-use super::PluginError;
 use super::bindings::{Plugin, PluginPre};
 use super::cache::CompileCache;
 use super::instance::{Limits, PluginInstance, StoreState};
+use super::{NativeFactory, PluginError};
 
 /// The optional export of plugins that keep state (see `wit/finlake.wit`).
 pub const STATE_INTERFACE: &str = "finlake:plugin/state@0.1.0";
@@ -26,6 +26,8 @@ pub struct PluginRuntime {
     linker: Linker<StoreState>,
     cache: CompileCache,
     stop_ticker: Arc<AtomicBool>,
+    /// Plugins to run as native code instead of Wasm (benchmarks only; see `native.rs`).
+    natives: std::sync::RwLock<std::collections::HashMap<String, NativeFactory>>,
 }
 
 impl Drop for PluginRuntime {
@@ -61,6 +63,8 @@ pub struct LoadedPlugin {
     /// Exports `finlake:plugin/state`: its state is snapshotted with commits and carried across
     /// restarts and swaps.
     pub stateful: bool,
+    /// Runs as native code instead of the component (benchmarks only).
+    pub(super) native: Option<NativeFactory>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -78,6 +82,11 @@ impl PluginRuntime {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.wasm_component_model(true);
+        // `FINLAKE_WASM_PROFILE=perfmap`: plugins' compiled functions are named in
+        // /tmp/perf-<pid>.map, so `perf report` shows them (docs/PERFORMANCE.md, profiling).
+        if std::env::var("FINLAKE_WASM_PROFILE").is_ok_and(|v| v == "perfmap") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config)
             .map_err(|e| PluginError::Compile { origin: "engine".into(), message: format!("{e:#}") })?;
         let mut linker: Linker<StoreState> = Linker::new(&engine);
@@ -102,7 +111,14 @@ impl PluginRuntime {
             })
             .map_err(|e| PluginError::Compile { origin: "engine".into(), message: e.to_string() })?;
         let cache = CompileCache::new(cache_dir, "epoch_interruption;component_model;default");
-        Ok(PluginRuntime { engine, linker, cache, stop_ticker })
+        Ok(PluginRuntime { engine, linker, cache, stop_ticker, natives: Default::default() })
+    }
+
+    /// Runs the plugin named `name` as native code from now on, wherever it is loaded (the
+    /// component is still loaded and checked). For the benchmarks' Wasm-vs-native comparison:
+    /// native code runs without sandbox or limits.
+    pub fn use_native(&self, name: &str, factory: NativeFactory) {
+        self.natives.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), factory);
     }
 
     /// Loads a component file; `expected_name` (if given) must equal its declared name.
@@ -172,6 +188,7 @@ impl PluginRuntime {
             load_time: Duration::ZERO,
             cache_hit,
             stateful,
+            native: None,
         };
         let info = PluginInstance::info(&loaded, Limits::default())?;
         if let Some(expected) = expected_name
@@ -183,6 +200,7 @@ impl PluginRuntime {
                 found: info.name,
             });
         }
+        loaded.native = self.natives.read().unwrap_or_else(|e| e.into_inner()).get(&info.name).cloned();
         loaded.name = info.name;
         loaded.version = info.version;
         loaded.load_time = started.elapsed();

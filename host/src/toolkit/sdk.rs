@@ -23,6 +23,7 @@ const RUST_SDK: &[(&str, &str)] = &[
     ("Cargo.toml", include_str!("../../../plugins/sdk/Cargo.toml")),
     ("src/lib.rs", include_str!("../../../plugins/sdk/src/lib.rs")),
     ("src/batch.rs", include_str!("../../../plugins/sdk/src/batch.rs")),
+    ("src/native.rs", include_str!("../../../plugins/sdk/src/native.rs")),
     ("wit/finlake.wit", WIT),
 ];
 

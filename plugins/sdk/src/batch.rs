@@ -137,15 +137,22 @@ impl Emitter {
 /// Drives a per-record function over a batch. Used by [`crate::export_plugin!`].
 pub fn run_batch(
     batch: &Batch,
+    f: impl FnMut(&Record<'_>, &mut Emitter) -> Result<(), String>,
+) -> Result<BatchResult, String> {
+    run_parts(&batch.topic, &batch.records, &batch.data, f)
+}
+
+/// [`run_batch`] over the batch's parts (the native harness passes the host's buffers).
+pub(crate) fn run_parts(
+    topic: &str,
+    records: &[u8],
+    data: &[u8],
     mut f: impl FnMut(&Record<'_>, &mut Emitter) -> Result<(), String>,
 ) -> Result<BatchResult, String> {
-    if !batch.records.len().is_multiple_of(RECORD_ENTRY) {
-        return Err(format!(
-            "malformed batch: records is {} bytes, not a multiple of {RECORD_ENTRY}",
-            batch.records.len()
-        ));
+    if !records.len().is_multiple_of(RECORD_ENTRY) {
+        return Err(format!("malformed batch: records is {} bytes, not a multiple of {RECORD_ENTRY}", records.len()));
     }
-    let (entries, _) = batch.records.as_chunks::<RECORD_ENTRY>();
+    let (entries, _) = records.as_chunks::<RECORD_ENTRY>();
     let mut out = Emitter::new(entries.len());
     let mut start = 0usize;
     for (i, e) in entries.iter().enumerate() {
@@ -153,15 +160,13 @@ pub fn run_batch(
         let key_end = u32_le(e, 0) as usize;
         let value_end = u32_le(e, 4) as usize;
         let headers_end = u32_le(e, 8) as usize;
-        let (Some(key), Some(value), Some(headers)) = (
-            batch.data.get(start..key_end),
-            batch.data.get(key_end..value_end),
-            batch.data.get(value_end..headers_end),
-        ) else {
+        let (Some(key), Some(value), Some(headers)) =
+            (data.get(start..key_end), data.get(key_end..value_end), data.get(value_end..headers_end))
+        else {
             return Err(format!("malformed batch: segment bounds of record {i} out of range"));
         };
         let record = Record {
-            topic: &batch.topic,
+            topic,
             partition: u32_le(e, 16) as i32,
             offset: i64_le(e, 24),
             timestamp: i64_le(e, 32),

@@ -36,6 +36,9 @@ mod batch;
 #[doc(hidden)]
 pub use batch::run_batch;
 pub use batch::{Emitter, Record};
+/// The native harness (benchmarks only): see the module docs.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
 
 pub use serde_json;
 
@@ -68,6 +71,16 @@ pub trait Plugin: Sized + Send + 'static {
     }
 }
 
+/// The stage config as the host passes it to `init` (empty text = an empty table).
+#[doc(hidden)]
+pub fn parse_config(config: &str) -> Result<Config, String> {
+    if config.trim().is_empty() {
+        Ok(serde_json::Value::Object(Default::default()))
+    } else {
+        serde_json::from_str(config).map_err(|e| format!("config is not valid JSON: {e}"))
+    }
+}
+
 /// Log levels of the host's log import.
 pub use bindings::finlake::plugin::host::Level;
 
@@ -80,52 +93,60 @@ pub fn log(level: Level, message: &str) {
 #[macro_export]
 macro_rules! export_plugin {
     ($plugin:ty) => {
-        static __FINLAKE_STATE: ::std::sync::Mutex<Option<$plugin>> = ::std::sync::Mutex::new(None);
+        // Wasm: the component's exports. Gated so that two plugins linked into one native
+        // binary (the benchmark's native harness) do not export the same symbols.
+        #[cfg(target_arch = "wasm32")]
+        mod __finlake_export {
+            use super::*;
+            static __FINLAKE_STATE: ::std::sync::Mutex<Option<$plugin>> = ::std::sync::Mutex::new(None);
 
-        struct __FinlakeExport;
+            struct __FinlakeExport;
 
-        impl $crate::bindings::exports::finlake::plugin::transform::Guest for __FinlakeExport {
-            fn info() -> $crate::bindings::finlake::plugin::types::PluginInfo {
-                $crate::bindings::finlake::plugin::types::PluginInfo {
-                    name: <$plugin as $crate::Plugin>::NAME.to_string(),
-                    version: <$plugin as $crate::Plugin>::VERSION.to_string(),
+            impl $crate::bindings::exports::finlake::plugin::transform::Guest for __FinlakeExport {
+                fn info() -> $crate::bindings::finlake::plugin::types::PluginInfo {
+                    $crate::bindings::finlake::plugin::types::PluginInfo {
+                        name: <$plugin as $crate::Plugin>::NAME.to_string(),
+                        version: <$plugin as $crate::Plugin>::VERSION.to_string(),
+                    }
+                }
+
+                fn init(config: String) -> Result<(), String> {
+                    let value: $crate::Config = $crate::parse_config(&config)?;
+                    let plugin = <$plugin as $crate::Plugin>::new(value)?;
+                    *__FINLAKE_STATE.lock().unwrap_or_else(|e| e.into_inner()) = Some(plugin);
+                    Ok(())
+                }
+
+                fn process(
+                    batch: $crate::bindings::finlake::plugin::types::Batch,
+                ) -> Result<$crate::bindings::finlake::plugin::types::BatchResult, String> {
+                    let mut guard = __FINLAKE_STATE.lock().unwrap_or_else(|e| e.into_inner());
+                    let plugin = guard.as_mut().ok_or_else(|| "process called before init".to_string())?;
+                    $crate::run_batch(&batch, |record, out| $crate::Plugin::process(plugin, record, out))
                 }
             }
 
-            fn init(config: String) -> Result<(), String> {
-                let value: $crate::Config = if config.trim().is_empty() {
-                    $crate::serde_json::Value::Object(Default::default())
-                } else {
-                    $crate::serde_json::from_str(&config)
-                        .map_err(|e| format!("config is not valid JSON: {e}"))?
-                };
-                let plugin = <$plugin as $crate::Plugin>::new(value)?;
-                *__FINLAKE_STATE.lock().unwrap_or_else(|e| e.into_inner()) = Some(plugin);
-                Ok(())
+            impl $crate::bindings::exports::finlake::plugin::state::Guest for __FinlakeExport {
+                fn snapshot() -> Vec<u8> {
+                    let guard = __FINLAKE_STATE.lock().unwrap_or_else(|e| e.into_inner());
+                    guard.as_ref().map(|p| $crate::Plugin::snapshot(p)).unwrap_or_default()
+                }
+
+                fn restore(snapshot: Vec<u8>) -> Result<(), String> {
+                    let mut guard = __FINLAKE_STATE.lock().unwrap_or_else(|e| e.into_inner());
+                    let plugin = guard.as_mut().ok_or_else(|| "restore called before init".to_string())?;
+                    $crate::Plugin::restore(plugin, &snapshot)
+                }
             }
 
-            fn process(
-                batch: $crate::bindings::finlake::plugin::types::Batch,
-            ) -> Result<$crate::bindings::finlake::plugin::types::BatchResult, String> {
-                let mut guard = __FINLAKE_STATE.lock().unwrap_or_else(|e| e.into_inner());
-                let plugin = guard.as_mut().ok_or_else(|| "process called before init".to_string())?;
-                $crate::run_batch(&batch, |record, out| $crate::Plugin::process(plugin, record, out))
-            }
+            $crate::bindings::__export_world!(__FinlakeExport with_types_in $crate::bindings);
         }
 
-        impl $crate::bindings::exports::finlake::plugin::state::Guest for __FinlakeExport {
-            fn snapshot() -> Vec<u8> {
-                let guard = __FINLAKE_STATE.lock().unwrap_or_else(|e| e.into_inner());
-                guard.as_ref().map(|p| $crate::Plugin::snapshot(p)).unwrap_or_default()
-            }
-
-            fn restore(snapshot: Vec<u8>) -> Result<(), String> {
-                let mut guard = __FINLAKE_STATE.lock().unwrap_or_else(|e| e.into_inner());
-                let plugin = guard.as_mut().ok_or_else(|| "restore called before init".to_string())?;
-                $crate::Plugin::restore(plugin, &snapshot)
-            }
+        /// This plugin compiled for the host, behind the same batch layout (benchmarks only:
+        /// no sandbox, no limits).
+        #[cfg(not(target_arch = "wasm32"))]
+        pub fn finlake_native(config: &str) -> Result<Box<dyn $crate::native::NativePlugin>, String> {
+            Ok(Box::new($crate::native::Native::<$plugin>::new(config)?))
         }
-
-        $crate::bindings::__export_world!(__FinlakeExport with_types_in $crate::bindings);
     };
 }

@@ -1,0 +1,152 @@
+//! 2 (per call) and 5: plugin cost per record at batch 1000 through the host's plugin instance:
+//! the Rust plugins as Wasm and as native code (same batch, same driver), the four languages'
+//! example plugins, and fraud scoring per transaction.
+
+use std::path::Path;
+use std::time::Instant;
+
+use finlake::config::Config;
+use finlake::plugin::{Batch, BatchBuilder, BatchExt, Limits, PluginInstance, PluginRuntime};
+use finlake::simulate::{Generator, Kind};
+
+use crate::pipeline::runtime;
+use crate::report::{Report, Target, section};
+use crate::{Options, plugin_dir};
+
+const AT: i64 = 1_764_218_700_000;
+
+fn batch(kind: Kind, topic: &str, n: usize, seed: u64) -> Batch {
+    let mut generator = finlake::simulate::generator(kind, seed, 0.0);
+    let mut b = BatchBuilder::new(topic, n);
+    for i in 0..n {
+        let (k, v) = generator.next_record(AT + i as i64);
+        b.push(Some(k.as_bytes()), v.as_bytes(), [], 0, i as i64, AT);
+    }
+    b.finish()
+}
+
+/// Bank transactions as `txn-screen` forwards them for scoring (its `scoring` output), 1000
+/// accounts, 14.4 simulated seconds apart (the demo stream).
+fn scoring_batch(n: usize, offset: i64) -> Batch {
+    let mut generator = finlake::simulate::BankGenerator::new(11 + offset as u64, 0.0, 0.02);
+    let mut b = BatchBuilder::new("bank-transactions", n);
+    for i in 0..n {
+        let at = 1_764_201_600_000 + (offset + i as i64) * 14_400;
+        let (k, v) = generator.next_record(at);
+        let mut t: serde_json::Value = serde_json::from_str(&v).expect("json");
+        let obj = t.as_object_mut().expect("object");
+        for label in ["is_fraud", "fraud_pattern", "city", "currency"] {
+            obj.remove(label);
+        }
+        b.push(Some(k.as_bytes()), t.to_string().as_bytes(), [], 0, offset + i as i64, at);
+    }
+    b.finish()
+}
+
+/// Median over `runs` runs of `calls` calls each, in ns per record.
+fn per_record_ns(instance: &mut PluginInstance, batch: &Batch, options: &Options) -> f64 {
+    for _ in 0..options.calls / 10 + 1 {
+        instance.process(batch).expect("warm-up call");
+    }
+    let mut runs: Vec<f64> = (0..options.runs)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..options.calls {
+                std::hint::black_box(instance.process(batch).expect("call"));
+            }
+            started.elapsed().as_nanos() as f64 / (options.calls * batch.len()) as f64
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
+}
+
+/// An instance of a shipped stage (its config from `pipelines.toml`), or of `plugin` with `config`.
+fn instance(rt: &PluginRuntime, plugin: &str, config: Option<&str>) -> PluginInstance {
+    let loaded = rt
+        .load_file(&plugin_dir().join(format!("{plugin}.wasm")), Some(plugin))
+        .unwrap_or_else(|e| panic!("{e} (build the plugins: ./xtask/setup.sh)"));
+    if let Some(config) = config {
+        return PluginInstance::new(loaded, config.to_string(), Limits::default()).expect("instance");
+    }
+    let shipped =
+        Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipelines.toml")).expect("pipelines.toml");
+    let stage = shipped
+        .pipelines
+        .iter()
+        .flat_map(|p| &p.stages)
+        .find(|s| s.plugin == plugin)
+        .unwrap_or_else(|| panic!("{plugin} is not in pipelines.toml"));
+    finlake::pipeline::runner::stage_instance(&shipped, stage, loaded).expect("instance")
+}
+
+pub fn run(options: &Options, report: &mut Report) {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let wasm = runtime(&cache.path().join("wasm"), false);
+    let native = runtime(&cache.path().join("native"), true);
+    let trades = batch(Kind::Trades, "stock-trades", 1000, 1);
+
+    section("2: plugin calls, Wasm against the same plugin compiled natively (batch 1000)");
+    let s = "plugins";
+    // The boundary alone: a plugin that reads every record and emits nothing.
+    let noop = per_record_ns(&mut instance(&wasm, "chaos", Some(r#"{"mode":"noop"}"#)), &trades, options);
+    report.figure(s, "boundary (chaos noop), Wasm", noop, "ns/record", "copy in, per-record loop, empty result");
+    let mut worst = f64::INFINITY;
+    for plugin in ["passthrough", "normalize-trade"] {
+        let w = per_record_ns(&mut instance(&wasm, plugin, None), &trades, options);
+        let n = per_record_ns(&mut instance(&native, plugin, None), &trades, options);
+        report.figure(s, &format!("{plugin}, Wasm"), w, "ns/record", format!("native {n:.0} ns/record"));
+        worst = worst.min(n / w);
+    }
+    let scoring: Vec<Batch> = (0..20 + options.runs as i64).map(|k| scoring_batch(1000, k * 1000)).collect();
+    let (fraud_wasm, fraud_native) = (fraud(&wasm, &scoring), fraud(&native, &scoring));
+    report.figure(s, "fraud-score, Wasm", fraud_wasm, "ns/txn", format!("native {fraud_native:.0} ns/txn"));
+    worst = worst.min(fraud_native / fraud_wasm);
+    report.ratio(
+        "plugin calls: Wasm speed / native (worst plugin)",
+        100.0 * worst,
+        " %",
+        Some(Target::AtLeast(85.0)),
+        "passthrough, normalize-trade, fraud-score at batch 1000",
+    );
+
+    section("5: the example plugin of each language, batch 1000 (shipped configs)");
+    let crypto = batch(Kind::Crypto, "crypto-prices", 1000, 2);
+    let bank = batch(Kind::Bank, "bank-transactions", 1000, 3);
+    let languages: [(&str, &str, Option<&str>, &Batch); 4] = [
+        ("Rust", "normalize-trade", None, &trades),
+        ("C", "trade-filter", Some(r#"{"min_notional": 10000}"#), &trades),
+        ("JavaScript", "txn-screen", None, &bank),
+        ("Python", "crypto-enrich", None, &crypto),
+    ];
+    for (language, plugin, config, input) in languages {
+        let ns = per_record_ns(&mut instance(&wasm, plugin, config), input, options);
+        report.figure("languages", &format!("{language}: {plugin}"), ns, "ns/record", "");
+    }
+    report.ratio(
+        "fraud-score per transaction (Wasm)",
+        fraud_wasm,
+        " ns",
+        Some(Target::AtMost(2000.0)),
+        "per-account features + logistic regression, state of 1000 accounts",
+    );
+}
+
+/// fraud-score's cost per transaction: state warmed on 20 batches (every account has
+/// history), then the median of fresh batches (time moves on, as in the stream).
+fn fraud(rt: &PluginRuntime, batches: &[Batch]) -> f64 {
+    let mut scorer = instance(rt, "fraud-score", None);
+    for b in &batches[..20] {
+        scorer.process(b).expect("warm-up");
+    }
+    let mut costs: Vec<f64> = batches[20..]
+        .iter()
+        .map(|b| {
+            let started = Instant::now();
+            std::hint::black_box(scorer.process(b).expect("call"));
+            started.elapsed().as_nanos() as f64 / b.len() as f64
+        })
+        .collect();
+    costs.sort_by(f64::total_cmp);
+    costs[costs.len() / 2]
+}
