@@ -294,10 +294,12 @@ pub fn create_consumer(
         // librdkafka prefetches up to 100 000 records per partition and 64 MiB per consumer by
         // default: memory that scales with partitions and backlog, not with the batch a
         // pipeline takes (at most `batch.max_records`). 16 MiB keeps the fetcher ahead of the
-        // pipelines at the soak's rates (xtask/soak.sh) and bounds it. `[kafka.properties]`
-        // overrides either.
+        // pipelines at the soak's rates (xtask/soak.sh) and bounds it. The record count stays
+        // at librdkafka's 100 000: at 10 000 the fetcher fell behind a loaded pipeline and held
+        // it at ~11.5 k records/s, Wasm or native (docs/PERFORMANCE.md); the byte bound is
+        // what bounds memory. `[kafka.properties]` overrides either.
         .set_if_absent("queued.max.messages.kbytes", "16384")
-        .set_if_absent("queued.min.messages", "10000")
+        .set_if_absent("queued.min.messages", "100000")
         // Statistics carry each partition's consumer lag (for /api/pipelines and the dashboard).
         .set_if_absent("statistics.interval.ms", "1000");
     let consumer: PipelineConsumer =
