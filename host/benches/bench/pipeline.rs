@@ -89,20 +89,21 @@ const PARTITIONS: i32 = 6;
 /// the embedded broker keeps per partition (~5 MB ≈ 25 000 trades).
 const WINDOW: u64 = 60_000;
 
+/// A producer of trades into `topic` that stays [`WINDOW`] records ahead of the returned
+/// consumed count.
+fn trades_ahead(broker: &Broker, topic: &str) -> (load::Load, Arc<AtomicU64>) {
+    let consumed = Arc::new(AtomicU64::new(0));
+    let pace = Pace::AheadOf { consumed: consumed.clone(), window: WINDOW };
+    (load::Load::start(broker, topic, Kind::Trades, pace, None), consumed)
+}
+
 /// The steady-state rate of the trades pipeline with the producer running alongside.
 pub async fn pipeline_rate(broker: &Broker, options: &Options, native: bool) -> (Rate, f64, u64) {
     let topic = broker.topic(if native { "native" } else { "wasm" }, PARTITIONS).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = trades_config(dir.path(), &topic, None, &broker.properties);
     let runtime = runtime(&config.plugins.cache_dir, native);
-    let consumed = Arc::new(AtomicU64::new(0));
-    let load = load::Load::start(
-        broker,
-        &topic,
-        Kind::Trades,
-        Pace::AheadOf { consumed: consumed.clone(), window: WINDOW },
-        None,
-    );
+    let (load, consumed) = trades_ahead(broker, &topic);
     load::reset_peak_rss();
     let service = Service::start_with_runtime(config, broker.servers.clone(), runtime).await.expect("service");
     let registry = service.registry.clone();
@@ -123,14 +124,7 @@ pub async fn pipeline_rate(broker: &Broker, options: &Options, native: bool) -> 
 /// The raw consume rate of the same records from the same broker, producer alongside.
 pub async fn raw_rate(broker: &Broker, options: &Options) -> Rate {
     let topic = broker.topic("raw", PARTITIONS).await;
-    let consumed = Arc::new(AtomicU64::new(0));
-    let load = load::Load::start(
-        broker,
-        &topic,
-        Kind::Trades,
-        Pace::AheadOf { consumed: consumed.clone(), window: WINDOW },
-        None,
-    );
+    let (load, consumed) = trades_ahead(broker, &topic);
     let until = options.warmup + options.records + 1;
     let reader = load::raw_consume(broker, &topic, until, consumed.clone());
     let c = consumed.clone();
