@@ -38,11 +38,17 @@ pub fn trades_config(
         pipeline.flush = flush;
         pipeline.batch.max_wait_ms = batch_wait_ms;
     }
+    config.gold.clear();
+    placed_in(config, dir)
+}
+
+/// `config` with its API off, the built plugins, and its cache and lake in `dir`, written to
+/// `dir/pipelines.toml` and loaded back (so it is validated, and relative paths resolve there).
+pub fn placed_in(mut config: Config, dir: &Path) -> Config {
     config.api.enabled = false;
     config.plugins.dir = plugin_dir();
     config.plugins.cache_dir = dir.join("cache");
     config.lake.root = dir.join("lake");
-    config.gold.clear();
     let file = dir.join("pipelines.toml");
     std::fs::write(&file, toml::to_string(&config).expect("serializes")).expect("config");
     Config::load(&file).expect("valid config")

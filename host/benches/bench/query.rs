@@ -11,9 +11,9 @@ use finlake::delta::maintenance::Steps;
 use finlake::query::QueryOptions;
 use finlake::simulate::Kind;
 
+use crate::Options;
 use crate::load::{self, Broker, Pace};
 use crate::report::{Report, section};
-use crate::{Options, plugin_dir};
 
 /// The shipped config with its topics renamed for this run, the lake in `dir`.
 async fn shipped(broker: &Broker, dir: &Path) -> Config {
@@ -30,10 +30,6 @@ async fn shipped(broker: &Broker, dir: &Path) -> Config {
     config.kafka.group_id = format!("finlake-bench-query-{}", std::process::id());
     config.simulator = None;
     config.maintenance.enabled = false;
-    config.api.enabled = false;
-    config.plugins.dir = plugin_dir();
-    config.plugins.cache_dir = dir.join("cache");
-    config.lake.root = dir.join("lake");
     // config_files (the fraud model; absolute once loaded) must be relative to the config:
     // copied next to it.
     for stage in config.pipelines.iter_mut().flat_map(|p| &mut p.stages) {
@@ -47,9 +43,7 @@ async fn shipped(broker: &Broker, dir: &Path) -> Config {
     for gold in &mut config.gold {
         gold.poll_ms = gold.poll_ms.min(1000);
     }
-    let file = dir.join("pipelines.toml");
-    std::fs::write(&file, toml::to_string(&config).expect("serializes")).expect("config");
-    Config::load(&file).expect("valid config")
+    crate::pipeline::placed_in(config, dir)
 }
 
 /// Runs every shipped query `runs` times: per query the median time in ms and its row count,
