@@ -70,8 +70,8 @@ async fn shipped_queries_time_travel_and_errors_over_a_simulated_lake() {
     let service = Service::start(config.clone(), broker.bootstrap_servers()).await.unwrap();
     let latest = QueryOptions::default();
     wait_until(Duration::from_secs(150), "rows in every gold table", || async {
-        // Version 3 of silver exists: several commits to travel between.
-        let mut all = count(&config, "SELECT count(*) FROM \"silver_trades@v3\"", &latest).await > 0;
+        // Version 4 of silver exists: several commits to travel between.
+        let mut all = count(&config, "SELECT count(*) FROM \"silver_trades@v4\"", &latest).await > 0;
         for table in [
             "gold_trades_1m",
             "gold_volume_by_asset_class_1m",
@@ -103,12 +103,15 @@ async fn shipped_queries_time_travel_and_errors_over_a_simulated_lake() {
     }
     assert!(shipped >= 6, "queries/ holds the example queries");
 
-    // Time travel: version 1 is the first data commit; the latest holds more.
-    let at_v1 = QueryOptions { version: Some(1), ..QueryOptions::default() };
-    let old = count(&config, "SELECT count(*) FROM silver_trades", &at_v1).await;
+    // Time travel: version 0 creates the table, version 1 places it in the pipeline (P6), version
+    // 2 is the first data commit; the latest holds more.
+    let empty = QueryOptions { version: Some(1), ..QueryOptions::default() };
+    assert_eq!(count(&config, "SELECT count(*) FROM silver_trades", &empty).await, 0);
+    let first = QueryOptions { version: Some(2), ..QueryOptions::default() };
+    let old = count(&config, "SELECT count(*) FROM silver_trades", &first).await;
     let now = count(&config, "SELECT count(*) FROM silver_trades", &latest).await;
-    assert!(old > 0 && now > old, "version 1 has {old} trades, the latest {now}");
-    assert_eq!(count(&config, "SELECT count(*) FROM \"silver_trades@v1\"", &latest).await, old);
+    assert!(old > 0 && now > old, "version 2 has {old} trades, the latest {now}");
+    assert_eq!(count(&config, "SELECT count(*) FROM \"silver_trades@v2\"", &latest).await, old);
     let history = finlake::lake::history(
         &config.lake.root,
         finlake::lake::catalog(&config).iter().find(|e| e.name == "silver_trades").unwrap(),
@@ -116,12 +119,12 @@ async fn shipped_queries_time_travel_and_errors_over_a_simulated_lake() {
     )
     .await
     .unwrap();
-    // Between the commits of versions 1 and 2 (flushes are >= 500 ms apart), the table was at
-    // version 1.
+    // Between the commits of versions 2 and 3 (flushes are >= 500 ms apart), the table was at
+    // version 2.
     let at = |v: u64| history.iter().find(|h| h.version == v).and_then(|h| h.timestamp_ms).unwrap();
-    let between = (at(1) + at(2)) / 2;
+    let between = (at(2) + at(3)) / 2;
     let as_of = QueryOptions { as_of: chrono::DateTime::from_timestamp_millis(between), ..QueryOptions::default() };
-    assert_eq!(count(&config, "SELECT count(*) FROM silver_trades", &as_of).await, old, "as of between v1 and v2");
+    assert_eq!(count(&config, "SELECT count(*) FROM silver_trades", &as_of).await, old, "as of between v2 and v3");
 
     // Errors a person can act on.
     let invalid = |r: Result<query::QueryOutput, QueryError>| match r {
@@ -173,7 +176,7 @@ async fn shipped_queries_time_travel_and_errors_over_a_simulated_lake() {
     assert_eq!(body["rows"].as_array().unwrap().len(), 2);
     assert_eq!((body["has_more"].as_bool(), body["next_offset"].as_u64()), (Some(true), Some(2)));
     assert!(body["versions"]["gold_trades_1m"].as_u64().is_some());
-    let (status, body) = post(r#"{"sql": "SELECT count(*) AS n FROM silver_trades", "version": 1}"#.into()).await;
+    let (status, body) = post(r#"{"sql": "SELECT count(*) AS n FROM silver_trades", "version": 2}"#.into()).await;
     assert_eq!((status, body["rows"][0]["n"].as_i64()), (StatusCode::OK, Some(old)));
     for bad in [
         r#"{"sql": "SELECT FROM WHERE"}"#,
@@ -192,7 +195,7 @@ async fn shipped_queries_time_travel_and_errors_over_a_simulated_lake() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_finlake"))
         .args(["query", "--config"])
         .arg(dir.path().join("pipelines.toml"))
-        .args(["--version", "1", "--format", "csv", "SELECT count(*) AS n FROM silver_trades"])
+        .args(["--version", "2", "--format", "csv", "SELECT count(*) AS n FROM silver_trades"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

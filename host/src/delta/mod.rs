@@ -50,6 +50,21 @@ impl DeltaError {
     pub fn other(table: &str) -> impl Fn(String) -> DeltaError + '_ {
         move |message| DeltaError::Other { table: table.to_string(), message }
     }
+
+    /// Whether a commit lost a race with another writer (read the table again to see what
+    /// it wrote).
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            DeltaError::AnotherWriter { .. } => true,
+            DeltaError::Delta { source, .. } => matches!(
+                **source,
+                DeltaTableError::Transaction {
+                    source: deltalake::kernel::transaction::TransactionError::CommitConflict(_)
+                }
+            ),
+            DeltaError::Other { .. } => false,
+        }
+    }
 }
 
 /// The URL of the table at `relative` under `root`: an absolute `file://` URL for a local lake

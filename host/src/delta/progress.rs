@@ -13,6 +13,13 @@
 //!   ([`Progress::check`], and delta-rs's conflict check for races).
 //! - P5. Dead-letter replays and gold ticks are marked by their own app ids
 //!   ([`replay_app_id`], `finlake:gold:<name>:…`), so repeating them is a no-op.
+//! - P6. Before a table holds rows of a partition, its place in the pipeline is durable: either
+//!   the offset it starts after (a table added to a running pipeline, `from = "current"`) or a
+//!   membership mark ([`member_app_id`]) saying it takes the partition from the start. So a
+//!   table whose first commit was cut off by a crash is not mistaken, on restart, for a table
+//!   added later (which would skip what its siblings committed before it).
+
+use std::collections::BTreeSet;
 
 use std::collections::BTreeMap;
 
@@ -25,6 +32,12 @@ use super::DeltaError;
 /// `<kafka cluster id>/<topic>` (P3).
 pub fn app_id(pipeline: &str, source: &str, partition: i32) -> String {
     format!("finlake:{pipeline}:{source}:{partition}")
+}
+
+/// The `txn` application id that marks a table as taking `partition` of a pipeline's source
+/// from the start (P6); its version is always 0.
+pub fn member_app_id(pipeline: &str, source: &str, partition: i32) -> String {
+    format!("finlake:{pipeline}:{source}:{partition}:member")
 }
 
 /// The `txn` application id of a pipeline's dead-letter replays; its version is the number of
@@ -47,6 +60,8 @@ pub struct Progress {
     pipeline: String,
     source: String,
     committed: BTreeMap<i32, i64>,
+    /// Partitions the table holds no offset of but is marked as taking from the start (P6).
+    members: BTreeSet<i32>,
 }
 
 impl Progress {
@@ -58,15 +73,17 @@ impl Progress {
         source: &str,
         partitions: &[i32],
     ) -> Result<Progress, DeltaError> {
-        let mut committed = BTreeMap::new();
+        let (mut committed, mut members) = (BTreeMap::new(), BTreeSet::new());
         if table.version().is_some() {
             for &p in partitions {
                 if let Some(v) = stored(table, name, &app_id(pipeline, source, p)).await? {
                     committed.insert(p, v);
+                } else if stored(table, name, &member_app_id(pipeline, source, p)).await?.is_some() {
+                    members.insert(p);
                 }
             }
         }
-        Ok(Progress { pipeline: pipeline.into(), source: source.into(), committed })
+        Ok(Progress { pipeline: pipeline.into(), source: source.into(), committed, members })
     }
 
     /// Reads again what `table` (just refreshed) holds: after a rebalance, partitions this
@@ -89,9 +106,30 @@ impl Progress {
         self.committed(partition).is_none_or(|c| offset > c)
     }
 
-    /// Treats records up to `offset` as handled (a table added to a running pipeline).
-    pub fn start_at(&mut self, partition: i32, offset: i64) {
-        self.committed.entry(partition).or_insert(offset);
+    /// Whether the table's place in `partition` is durable (P6): it holds an offset or the
+    /// membership mark.
+    pub fn belongs(&self, partition: i32) -> bool {
+        self.committed.contains_key(&partition) || self.members.contains(&partition)
+    }
+
+    /// The `txn` actions that make a table's place durable (P6): `start` holds the offsets it
+    /// starts after (a table added to a running pipeline), `from_start` the partitions it
+    /// takes from the start.
+    pub fn join_txns(&self, start: &BTreeMap<i32, i64>, from_start: &[i32]) -> Vec<Transaction> {
+        let now = Some(chrono::Utc::now().timestamp_millis());
+        let starts = start
+            .iter()
+            .map(|(p, o)| Transaction::new_with_last_update(app_id(&self.pipeline, &self.source, *p), *o, now));
+        let marks = from_start
+            .iter()
+            .map(|p| Transaction::new_with_last_update(member_app_id(&self.pipeline, &self.source, *p), 0, now));
+        starts.chain(marks).collect()
+    }
+
+    /// Records a successful commit of [`Progress::join_txns`].
+    pub fn joined(&mut self, start: &BTreeMap<i32, i64>, from_start: &[i32]) {
+        self.advance(start);
+        self.members.extend(from_start);
     }
 
     /// The `txn` actions that move this table to `processed` (only partitions that advance).
@@ -105,8 +143,7 @@ impl Progress {
     }
 
     /// P4: for the partitions this commit advances, the table at its loaded version holds
-    /// exactly the progress this writer committed (partitions it started by
-    /// [`Progress::start_at`] hold nothing or less). Other partitions are other hosts' to
+    /// exactly the progress this writer committed. Other partitions are other hosts' to
     /// advance.
     pub async fn check(
         &self,
@@ -148,4 +185,84 @@ pub fn known_positions(tables: &[&Progress], partitions: &[i32]) -> BTreeMap<i32
         .iter()
         .filter_map(|&p| tables.iter().filter(|t| !t.is_empty()).filter_map(|t| t.committed(p)).min().map(|o| (p, o)))
         .collect()
+}
+
+/// What one table commits to make its place in the pipeline durable (P6).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Join {
+    /// Partitions it starts after the pipeline's position in (added to a running pipeline).
+    pub start: BTreeMap<i32, i64>,
+    /// Partitions it takes from the start.
+    pub from_start: Vec<i32>,
+}
+
+impl Join {
+    pub fn is_empty(&self) -> bool {
+        self.start.is_empty() && self.from_start.is_empty()
+    }
+}
+
+/// P6: for each table (its progress, and whether it is declared `from = "earliest"`), what it
+/// must commit before it holds rows. A partition the table already has a place in needs
+/// nothing; otherwise it starts at the position its siblings hold, or from the start where no
+/// sibling holds one (a new pipeline) or the table is declared `from = "earliest"`.
+pub fn joins(tables: &[(&Progress, bool)], partitions: &[i32]) -> Vec<Join> {
+    let all: Vec<&Progress> = tables.iter().map(|(t, _)| *t).collect();
+    let positions = known_positions(&all, partitions);
+    tables
+        .iter()
+        .map(|(table, earliest)| {
+            let mut join = Join::default();
+            for &p in partitions.iter().filter(|&&p| !table.belongs(p)) {
+                match positions.get(&p) {
+                    Some(&o) if !earliest => {
+                        join.start.insert(p, o);
+                    }
+                    _ => join.from_start.push(p),
+                }
+            }
+            join
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(committed: &[(i32, i64)], members: &[i32]) -> Progress {
+        Progress {
+            pipeline: "p".into(),
+            source: "c/t".into(),
+            committed: committed.iter().copied().collect(),
+            members: members.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn a_new_pipeline_marks_every_table_as_taking_every_partition_from_the_start() {
+        let (a, b) = (progress(&[], &[]), progress(&[], &[]));
+        let joins = joins(&[(&a, false), (&b, false)], &[0, 1]);
+        assert_eq!(joins, vec![Join { start: BTreeMap::new(), from_start: vec![0, 1] }; 2]);
+    }
+
+    #[test]
+    fn a_table_whose_first_commit_was_cut_off_keeps_taking_the_partition_from_the_start() {
+        // `a` committed its first window, `b` crashed before its own: `b` is not new.
+        let (a, b) = (progress(&[(0, 210), (1, 317)], &[]), progress(&[], &[0, 1]));
+        let joins = joins(&[(&a, false), (&b, false)], &[0, 1]);
+        assert!(joins.iter().all(Join::is_empty), "{joins:?}");
+        assert_eq!(resume_positions(&[&a, &b], &[0, 1]), BTreeMap::new(), "both partitions are read again");
+    }
+
+    #[test]
+    fn a_table_added_to_a_running_pipeline_starts_at_its_position_unless_declared_earliest() {
+        let a = progress(&[(0, 210), (1, 317)], &[]);
+        let (new, earliest) = (progress(&[], &[]), progress(&[], &[]));
+        let joins = joins(&[(&a, false), (&new, false), (&earliest, true)], &[0, 1, 2]);
+        // Partition 2 has no record yet anywhere: every table takes it from the start.
+        assert_eq!(joins[0], Join { start: BTreeMap::new(), from_start: vec![2] });
+        assert_eq!(joins[1], Join { start: BTreeMap::from([(0, 210), (1, 317)]), from_start: vec![2] });
+        assert_eq!(joins[2], Join { start: BTreeMap::new(), from_start: vec![0, 1, 2] });
+    }
 }

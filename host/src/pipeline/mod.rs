@@ -44,6 +44,25 @@ pub mod fault {
         }
     }
 
+    static CUT_OFF_COMMIT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    /// The next window committed on `topic` stops after its first table, as a crash between
+    /// the commits of two tables would.
+    pub fn cut_off_commit_once(topic: &str) {
+        CUT_OFF_COMMIT.lock().unwrap_or_else(|e| e.into_inner()).push(topic.to_string());
+    }
+
+    pub(crate) fn commit_cut_off(topic: &str) -> bool {
+        let mut armed = CUT_OFF_COMMIT.lock().unwrap_or_else(|e| e.into_inner());
+        match armed.iter().position(|t| t == topic) {
+            Some(i) => {
+                armed.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn panic_once_on(value: &[u8]) {
         PANIC_ON.lock().unwrap_or_else(|e| e.into_inner()).push(value.to_vec());
     }

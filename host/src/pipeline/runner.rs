@@ -150,7 +150,7 @@ pub async fn run_pipeline(
 
     let stateful = graph.stages.iter().any(|s| s.instance.plugin().stateful);
     let mut sinks = open_sinks(&ctx, &source, &partitions, stateful).await?;
-    sinks.start_new_tables(&p.name, &partitions);
+    sinks.join_tables(&p.name, &partitions).await?;
     let mut graph = graph;
     restore_state(&ctx, &mut sinks, &mut graph).await?;
     // Start each partition after the last offset every table already holds.

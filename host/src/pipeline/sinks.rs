@@ -41,29 +41,35 @@ impl Sinks {
         self.all().fold((0, 0), |(r, b), s| (r + s.buffered_rows(), b + s.buffered_bytes()))
     }
 
-    /// Tables that hold no offsets while others of the pipeline do were added to a running
-    /// pipeline (a new output, a renamed dead-letter table): they start at the pipeline's
-    /// positions, unless declared `from = "earliest"`. Otherwise they would count as "from the
-    /// start" and drag the whole topic through the plugins again.
-    pub(super) fn start_new_tables(&mut self, pipeline: &str, partitions: &[i32]) {
-        let all: Vec<_> = self.all().map(TableSink::progress).collect();
-        let positions = crate::delta::progress::known_positions(&all, partitions);
-        if positions.is_empty() {
-            return;
-        }
+    /// P6: every table's place in each partition is made durable before it holds rows. A
+    /// table with no offset and no membership mark in a partition where its siblings hold
+    /// offsets was added to a running pipeline (a new output, a renamed dead-letter table): it
+    /// starts at the pipeline's position, unless declared `from = "earliest"` (otherwise it
+    /// would drag the whole topic through the plugins again). Where no table holds an offset
+    /// (a new pipeline), every table is marked as taking the partition from the start, so a
+    /// crash between the first commits of two tables cannot make the later one look new.
+    pub(super) async fn join_tables(&mut self, pipeline: &str, partitions: &[i32]) -> Result<(), PipelineError> {
         let earliest = &self.earliest;
-        let fresh = self
-            .tables
-            .values_mut()
-            .chain(std::iter::once(&mut self.dead))
-            .chain(self.state.as_mut())
-            .filter(|s| !s.has_offsets() && !earliest.contains(&s.name));
-        for sink in fresh {
-            tracing::info!(pipeline, table = %sink.name, ?positions, "new table starts at the pipeline's positions (from = \"current\")");
-            for (&p, &o) in &positions {
-                sink.start_at(p, o);
+        let joins = {
+            let all: Vec<_> = self.all().map(|s| (s.progress(), earliest.contains(&s.name))).collect();
+            crate::delta::progress::joins(&all, partitions)
+        };
+        let metadata = HashMap::from([
+            ("finlake.pipeline".to_string(), serde_json::Value::from(pipeline)),
+            ("finlake.joined".to_string(), serde_json::Value::from(true)),
+        ]);
+        // Same order as [`Sinks::all`].
+        let tables = self.tables.values_mut().chain(std::iter::once(&mut self.dead)).chain(self.state.as_mut());
+        for (sink, join) in tables.zip(joins).filter(|(_, j)| !j.is_empty()) {
+            let (start, from_start) = (join.start.clone(), join.from_start.clone());
+            let Some(version) = sink.join(join, partitions, &metadata).await? else { continue };
+            if start.is_empty() {
+                tracing::info!(pipeline, table = %sink.name, partitions = ?from_start, version, "table takes these partitions from the start");
+            } else {
+                tracing::info!(pipeline, table = %sink.name, positions = ?start, ?from_start, version, "new table starts at the pipeline's positions (from = \"current\")");
             }
         }
+        Ok(())
     }
 }
 
@@ -81,7 +87,7 @@ impl Sinks {
             state.refresh(partitions).await?;
             state_moved = state.version() != before;
         }
-        self.start_new_tables(pipeline, partitions);
+        self.join_tables(pipeline, partitions).await?;
         Ok(state_moved)
     }
 }
@@ -167,6 +173,12 @@ pub(super) async fn commit_all(
         if let Some(version) = sink.commit(processed, metadata).await? {
             ctx.stats.table_committed(&sink.name, rows, version);
             ctx.stats.add(&ctx.stats.commits, 1, "finlake_commits_total");
+            if super::fault::commit_cut_off(&ctx.pipeline.topic) {
+                return Err(PipelineError::Other {
+                    pipeline: ctx.pipeline.name.clone(),
+                    message: format!("fault injected by a test: commit cut off after table {}", sink.name),
+                });
+            }
         }
     }
     metrics::histogram!("finlake_commit_seconds", "pipeline" => ctx.pipeline.name.clone())

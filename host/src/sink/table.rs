@@ -12,7 +12,7 @@ use finlake_records::dedup::RecentKeys;
 use super::SinkError;
 use super::rows::{Coordinates, RowBuffer};
 use super::schema::TableSchema;
-use crate::delta::progress::Progress;
+use crate::delta::progress::{Join, Progress};
 use crate::delta::{self, NewTable};
 
 pub use crate::delta::progress::{app_id, replay_app_id};
@@ -165,16 +165,43 @@ impl TableSink {
         &self.progress
     }
 
-    /// Whether the table holds this pipeline's offsets for any partition of its source.
-    pub fn has_offsets(&self) -> bool {
-        !self.progress.is_empty()
-    }
-
-    /// Treats records up to `offset` of `partition` as handled for this table: a table added to
-    /// a running pipeline starts where the pipeline is, not at the start of the topic. Its
-    /// first commit records the window's offsets like every other table's.
-    pub fn start_at(&mut self, partition: i32, offset: i64) {
-        self.progress.start_at(partition, offset);
+    /// Makes the table's place in the pipeline durable before it holds rows (P6): it starts
+    /// after the offsets in `join.start` (a table added to a running pipeline starts where the
+    /// pipeline is, not at the start of the topic) and takes the partitions in
+    /// `join.from_start` from the start. Several hosts starting together race to do this: a
+    /// commit that loses reads the table again and leaves out the partitions the winner placed.
+    /// Returns the version committed, `None` when others placed every partition.
+    pub async fn join(
+        &mut self,
+        mut join: Join,
+        partitions: &[i32],
+        metadata: &HashMap<String, serde_json::Value>,
+    ) -> Result<Option<u64>, SinkError> {
+        for attempt in 1.. {
+            let committed = async {
+                self.progress.check(&self.table, &self.name, &join.start).await?;
+                let txns = self.progress.join_txns(&join.start, &join.from_start);
+                self.commit_txns(txns, metadata).await
+            }
+            .await;
+            match committed {
+                Ok(version) => {
+                    self.progress.joined(&join.start, &join.from_start);
+                    return Ok(Some(version));
+                }
+                Err(SinkError::Lake(e)) if e.is_conflict() && attempt < 5 => {
+                    tracing::info!(table = %self.name, attempt, error = %e, "another host placed the table meanwhile; reading it again");
+                    self.refresh(partitions).await?;
+                    join.start.retain(|p, _| !self.progress.belongs(*p));
+                    join.from_start.retain(|p| !self.progress.belongs(*p));
+                    if join.is_empty() {
+                        return Ok(None);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the loop returns by its fifth attempt")
     }
 
     /// Whether a row from this record still has to be written (it is not already committed).
