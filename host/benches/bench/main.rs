@@ -152,6 +152,15 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // The host's logs on stderr when asked (FINLAKE_LOG=finlake=info shows every commit's
+    // duration): for finding out where a figure comes from.
+    if let Ok(filter) = std::env::var("FINLAKE_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_target(false)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
     let broker = rt.block_on(async { load::Broker::new(options.brokers.as_deref(), options.properties.clone()) });
     let mut report = report::Report {

@@ -45,20 +45,44 @@ fn scoring_batch(n: usize, offset: i64) -> Batch {
 
 /// Median over `runs` runs of `calls` calls each, in ns per record.
 fn per_record_ns(instance: &mut PluginInstance, batch: &Batch, options: &Options) -> f64 {
-    for _ in 0..options.calls / 10 + 1 {
-        instance.process(batch).expect("warm-up call");
+    per_record_ns_pair(instance, None, batch, options).0
+}
+
+/// [`per_record_ns`] of two instances side by side: their runs alternate, so both see the
+/// same machine (the load of these shared VMs moves more than the difference measured).
+fn per_record_ns_pair(
+    a: &mut PluginInstance,
+    mut b: Option<&mut PluginInstance>,
+    batch: &Batch,
+    options: &Options,
+) -> (f64, f64) {
+    let timed = |instance: &mut PluginInstance, calls: usize| {
+        let started = Instant::now();
+        for _ in 0..calls {
+            std::hint::black_box(instance.process(batch).expect("call"));
+        }
+        started.elapsed().as_nanos() as f64 / (calls * batch.len()) as f64
+    };
+    timed(a, options.calls / 10 + 1);
+    if let Some(b) = b.as_deref_mut() {
+        timed(b, options.calls / 10 + 1);
     }
-    let mut runs: Vec<f64> = (0..options.runs)
-        .map(|_| {
-            let started = Instant::now();
-            for _ in 0..options.calls {
-                std::hint::black_box(instance.process(batch).expect("call"));
-            }
-            started.elapsed().as_nanos() as f64 / (options.calls * batch.len()) as f64
-        })
-        .collect();
-    runs.sort_by(f64::total_cmp);
-    runs[runs.len() / 2]
+    let (mut runs_a, mut runs_b) = (Vec::new(), Vec::new());
+    for _ in 0..options.runs {
+        runs_a.push(timed(a, options.calls));
+        if let Some(b) = b.as_deref_mut() {
+            runs_b.push(timed(b, options.calls));
+        }
+    }
+    (median(runs_a), median(runs_b))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// An instance of a shipped stage (its config from `pipelines.toml`), or of `plugin` with `config`.
@@ -93,13 +117,14 @@ pub fn run(options: &Options, report: &mut Report) {
     report.figure(s, "boundary (chaos noop), Wasm", noop, "ns/record", "copy in, per-record loop, empty result");
     let mut worst = f64::INFINITY;
     for plugin in ["passthrough", "normalize-trade"] {
-        let w = per_record_ns(&mut instance(&wasm, plugin, None), &trades, options);
-        let n = per_record_ns(&mut instance(&native, plugin, None), &trades, options);
+        let (mut w, mut n) = (instance(&wasm, plugin, None), instance(&native, plugin, None));
+        let (w, n) = per_record_ns_pair(&mut w, Some(&mut n), &trades, options);
         report.figure(s, &format!("{plugin}, Wasm"), w, "ns/record", format!("native {n:.0} ns/record"));
         worst = worst.min(n / w);
     }
-    let scoring: Vec<Batch> = (0..20 + options.runs as i64).map(|k| scoring_batch(1000, k * 1000)).collect();
-    let (fraud_wasm, fraud_native) = (fraud(&wasm, &scoring), fraud(&native, &scoring));
+    let fresh = (options.runs * 3) as i64;
+    let scoring: Vec<Batch> = (0..20 + fresh).map(|k| scoring_batch(1000, k * 1000)).collect();
+    let (fraud_wasm, fraud_native) = fraud(&wasm, &native, &scoring);
     report.figure(s, "fraud-score, Wasm", fraud_wasm, "ns/txn", format!("native {fraud_native:.0} ns/txn"));
     worst = worst.min(fraud_native / fraud_wasm);
     report.ratio(
@@ -132,21 +157,24 @@ pub fn run(options: &Options, report: &mut Report) {
     );
 }
 
-/// fraud-score's cost per transaction: state warmed on 20 batches (every account has
-/// history), then the median of fresh batches (time moves on, as in the stream).
-fn fraud(rt: &PluginRuntime, batches: &[Batch]) -> f64 {
-    let mut scorer = instance(rt, "fraud-score", None);
+/// fraud-score's cost per transaction in Wasm and natively: state warmed on 20 batches (every
+/// account has history), then the median over fresh batches (time moves on, as in the stream),
+/// each batch scored by both, one right after the other.
+fn fraud(wasm: &PluginRuntime, native: &PluginRuntime, batches: &[Batch]) -> (f64, f64) {
+    let mut scorers = [instance(wasm, "fraud-score", None), instance(native, "fraud-score", None)];
     for b in &batches[..20] {
-        scorer.process(b).expect("warm-up");
+        for scorer in &mut scorers {
+            scorer.process(b).expect("warm-up");
+        }
     }
-    let mut costs: Vec<f64> = batches[20..]
-        .iter()
-        .map(|b| {
+    let mut costs = [Vec::new(), Vec::new()];
+    for b in &batches[20..] {
+        for (scorer, costs) in scorers.iter_mut().zip(&mut costs) {
             let started = Instant::now();
             std::hint::black_box(scorer.process(b).expect("call"));
-            started.elapsed().as_nanos() as f64 / b.len() as f64
-        })
-        .collect();
-    costs.sort_by(f64::total_cmp);
-    costs[costs.len() / 2]
+            costs.push(started.elapsed().as_nanos() as f64 / b.len() as f64);
+        }
+    }
+    let [wasm_costs, native_costs] = costs;
+    (median(wasm_costs), median(native_costs))
 }

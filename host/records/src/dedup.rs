@@ -6,22 +6,28 @@
 //! whole buckets older than the horizon are dropped. A key is recognised as a duplicate for at
 //! least the horizon after it was written (and at most one bucket longer).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// Key values a table holds, for at least `horizon_ms` after each was written.
+///
+/// One hash map from key to its bucket, so a row costs one lookup whatever the number of
+/// buckets; the buckets are only counts. When a bucket expires, one pass over the map drops its
+/// keys: once per eighth of the horizon, so a fraction of a lookup per row.
 #[derive(Debug, Clone)]
 pub struct RecentKeys {
     horizon_ms: i64,
     bucket_ms: i64,
+    /// Key → start (ms) of the bucket it was written in. foldhash: fast on short keys, seeded
+    /// per process (keys come from the stream, so a fixed hash would invite collisions).
+    keys: HashMap<Box<str>, i64, foldhash::fast::RandomState>,
     /// Bucket start (ms) → keys written in `[start, start + bucket_ms)`.
-    buckets: BTreeMap<i64, HashSet<String>>,
-    len: usize,
+    buckets: BTreeMap<i64, usize>,
 }
 
 impl RecentKeys {
     pub fn new(horizon_ms: i64) -> RecentKeys {
         let horizon_ms = horizon_ms.max(8);
-        RecentKeys { horizon_ms, bucket_ms: horizon_ms / 8, buckets: BTreeMap::new(), len: 0 }
+        RecentKeys { horizon_ms, bucket_ms: horizon_ms / 8, keys: HashMap::default(), buckets: BTreeMap::new() }
     }
 
     pub fn horizon_ms(&self) -> i64 {
@@ -30,22 +36,22 @@ impl RecentKeys {
 
     /// Keys held.
     pub fn len(&self) -> usize {
-        self.len
+        self.keys.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.keys.is_empty()
     }
 
     pub fn contains(&self, key: &str) -> bool {
-        self.buckets.values().any(|b| b.contains(key))
+        self.keys.contains_key(key)
     }
 
     /// Adds `key`, written at `at_ms`; `false` when it is already held. Buckets past the
     /// horizon (relative to `at_ms` or the newest bucket, whichever is later) are dropped first.
-    pub fn insert(&mut self, key: String, at_ms: i64) -> bool {
+    pub fn insert(&mut self, key: &str, at_ms: i64) -> bool {
         self.expire(at_ms);
-        if self.contains(&key) {
+        if self.keys.contains_key(key) {
             return false;
         }
         let start = at_ms.div_euclid(self.bucket_ms) * self.bucket_ms;
@@ -55,8 +61,8 @@ impl RecentKeys {
             // Older than everything kept: it would be dropped at once.
             return true;
         }
-        self.buckets.entry(start).or_default().insert(key);
-        self.len += 1;
+        *self.buckets.entry(start).or_default() += 1;
+        self.keys.insert(key.into(), start);
         true
     }
 
@@ -67,14 +73,12 @@ impl RecentKeys {
     /// Drops the buckets that ended more than the horizon before `now_ms`.
     pub fn expire(&mut self, now_ms: i64) {
         let now = now_ms.max(self.newest_ms());
-        while let Some((&start, _)) = self.buckets.first_key_value() {
-            if start + self.bucket_ms + self.horizon_ms > now {
-                break;
-            }
-            if let Some(b) = self.buckets.remove(&start) {
-                self.len -= b.len();
-            }
+        let live = |start: i64| start + self.bucket_ms + self.horizon_ms > now;
+        if self.buckets.first_key_value().is_none_or(|(&start, _)| live(start)) {
+            return;
         }
+        self.buckets.retain(|&start, _| live(start));
+        self.keys.retain(|_, start| live(*start));
     }
 }
 
@@ -85,16 +89,16 @@ mod tests {
     #[test]
     fn duplicates_within_the_horizon_are_found_and_old_keys_are_dropped() {
         let mut keys = RecentKeys::new(80_000);
-        assert!(keys.insert("a".into(), 1_000));
-        assert!(!keys.insert("a".into(), 50_000), "a duplicate within the horizon");
+        assert!(keys.insert("a", 1_000));
+        assert!(!keys.insert("a", 50_000), "a duplicate within the horizon");
         for i in 0..1000 {
-            assert!(keys.insert(format!("k{i}"), 60_000 + i));
+            assert!(keys.insert(&format!("k{i}"), 60_000 + i));
         }
         assert_eq!(keys.len(), 1001);
         // Long after: everything earlier is gone, so memory is bounded by the horizon.
-        assert!(keys.insert("b".into(), 200_000));
+        assert!(keys.insert("b", 200_000));
         assert_eq!(keys.len(), 1);
-        assert!(keys.insert("a".into(), 200_001), "beyond the horizon a key is new again (the documented limit)");
+        assert!(keys.insert("a", 200_001), "beyond the horizon a key is new again (the documented limit)");
     }
 
     #[test]
@@ -102,7 +106,7 @@ mod tests {
         let mut keys = RecentKeys::new(10_000);
         let mut most = 0;
         for i in 0..100_000i64 {
-            keys.insert(format!("{i}"), i);
+            keys.insert(&format!("{i}"), i);
             most = most.max(keys.len());
         }
         assert!(most <= 10_000 + 10_000 / 8 + 1, "held {most}");

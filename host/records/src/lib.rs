@@ -6,6 +6,7 @@
 //! building the host (`host/fuzz`).
 
 pub mod dedup;
+pub mod json;
 pub mod layout;
 pub mod rows;
 pub mod schema;

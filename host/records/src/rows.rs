@@ -8,7 +8,9 @@ use arrow_array::builder::{
     TimestampMicrosecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
-use serde_json::Value;
+use std::borrow::Cow;
+
+use crate::json::{Json, decode_object};
 
 use crate::schema::TableSchema;
 use finlake_config::ColumnType;
@@ -22,15 +24,16 @@ pub struct Coordinates<'a> {
     pub timestamp_ms: i64,
 }
 
+/// One decoded value; text borrowed from the row where the JSON did not escape it.
 #[derive(Debug, Clone, PartialEq)]
-enum Cell {
+enum Cell<'a> {
     Null,
-    Str(String),
+    Str(Cow<'a, str>),
     I64(i64),
     I32(i32),
     F64(f64),
     Bool(bool),
-    Bytes(Vec<u8>),
+    Bytes(Cow<'a, [u8]>),
 }
 
 enum Builder {
@@ -58,9 +61,9 @@ impl Builder {
         }
     }
 
-    fn append(&mut self, cell: Cell) {
+    fn append(&mut self, cell: Cell<'_>) {
         match (self, cell) {
-            (Builder::Str(b), Cell::Str(s)) => b.append_value(s),
+            (Builder::Str(b), Cell::Str(s)) => b.append_value(&*s),
             (Builder::Str(b), _) => b.append_null(),
             (Builder::I64(b), Cell::I64(v)) => b.append_value(v),
             (Builder::I64(b), _) => b.append_null(),
@@ -74,7 +77,7 @@ impl Builder {
             (Builder::Ts(b), _) => b.append_null(),
             (Builder::Date(b), Cell::I32(v)) => b.append_value(v),
             (Builder::Date(b), _) => b.append_null(),
-            (Builder::Bin(b), Cell::Bytes(v)) => b.append_value(v),
+            (Builder::Bin(b), Cell::Bytes(v)) => b.append_value(&*v),
             (Builder::Bin(b), _) => b.append_null(),
         }
     }
@@ -137,24 +140,21 @@ impl RowBuffer {
         at: Coordinates<'_>,
         unique: Option<(usize, &mut crate::dedup::RecentKeys)>,
     ) -> Result<bool, String> {
-        let value: Value = serde_json::from_slice(json).map_err(|e| format!("row is not valid JSON: {e}"))?;
-        let Value::Object(mut object) = value else {
-            return Err("row is not a JSON object".into());
-        };
+        let user = &self.schema.columns[..self.schema.user_columns];
+        let fields = decode_object(json, user)?;
         let mut cells = Vec::with_capacity(self.schema.columns.len());
-        for column in &self.schema.columns[..self.schema.user_columns] {
-            let v = object.remove(&column.name).unwrap_or(Value::Null);
+        for (column, v) in user.iter().zip(fields.values) {
             let cell = to_cell(column.kind, v).map_err(|e| format!("column {:?}: {e}", column.name))?;
             if cell == Cell::Null && !column.nullable {
                 return Err(format!("column {:?} is required but missing or null", column.name));
             }
             cells.push(cell);
         }
-        if let Some(extra) = object.keys().next() {
+        if let Some(extra) = fields.extra {
             return Err(format!("field {extra:?} is not a column of this table"));
         }
         if self.schema.columns.len() > self.schema.user_columns {
-            cells.push(Cell::Str(at.topic.to_string()));
+            cells.push(Cell::Str(Cow::Borrowed(at.topic)));
             cells.push(Cell::I32(at.partition));
             cells.push(Cell::I64(at.offset));
             cells.push(ms_to_us(at.timestamp_ms).map_or(Cell::Null, Cell::I64));
@@ -174,10 +174,11 @@ impl RowBuffer {
             }
         }
         if let Some((index, seen)) = unique {
-            let key = match &cells[index] {
-                Cell::Str(s) => s.clone(),
-                Cell::I64(v) => v.to_string(),
-                Cell::I32(v) => v.to_string(),
+            let mut number = itoa_buffer();
+            let key: &str = match &cells[index] {
+                Cell::Str(s) => s,
+                Cell::I64(v) => number.format(*v),
+                Cell::I32(v) => number.format(*v),
                 _ => return Err(format!("column {:?} (the unique key) is missing", self.schema.columns[index].name)),
             };
             if !seen.insert(key, chrono::Utc::now().timestamp_millis()) {
@@ -211,14 +212,14 @@ impl RowBuffer {
 }
 
 /// A typed value for [`RowBuffer::push_cells`].
-pub struct CellValue(Cell);
+pub struct CellValue(Cell<'static>);
 
 impl CellValue {
     pub fn str(s: impl Into<String>) -> Self {
-        CellValue(Cell::Str(s.into()))
+        CellValue(Cell::Str(Cow::Owned(s.into())))
     }
     pub fn opt_str(s: Option<String>) -> Self {
-        CellValue(s.map_or(Cell::Null, Cell::Str))
+        CellValue(s.map_or(Cell::Null, |s| Cell::Str(Cow::Owned(s))))
     }
     pub fn i32(v: i32) -> Self {
         CellValue(Cell::I32(v))
@@ -231,7 +232,7 @@ impl CellValue {
         CellValue(ms_to_us(v).map_or(Cell::Null, Cell::I64))
     }
     pub fn bytes(v: Option<Vec<u8>>) -> Self {
-        CellValue(v.map_or(Cell::Null, Cell::Bytes))
+        CellValue(v.map_or(Cell::Null, |v| Cell::Bytes(Cow::Owned(v))))
     }
     fn size(&self) -> usize {
         match &self.0 {
@@ -263,58 +264,36 @@ fn render_span(us: i64) -> String {
     }
 }
 
-fn to_cell(kind: ColumnType, v: Value) -> Result<Cell, String> {
-    if v.is_null() {
-        return Ok(Cell::Null);
-    }
-    let wrong = |v: &Value| format!("expected {}, got {}", kind_name(kind), short(v));
-    Ok(match kind {
-        ColumnType::String => match v {
-            Value::String(s) => Cell::Str(s),
-            Value::Number(n) => Cell::Str(n.to_string()),
-            Value::Bool(b) => Cell::Str(b.to_string()),
-            other => Cell::Str(other.to_string()),
-        },
-        ColumnType::Long => match &v {
-            Value::Number(n) => Cell::I64(n.as_i64().ok_or_else(|| wrong(&v))?),
-            _ => return Err(wrong(&v)),
-        },
-        ColumnType::Int => match &v {
-            Value::Number(n) => Cell::I32(n.as_i64().and_then(|x| i32::try_from(x).ok()).ok_or_else(|| wrong(&v))?),
-            _ => return Err(wrong(&v)),
-        },
-        ColumnType::Double => match &v {
-            Value::Number(n) => Cell::F64(n.as_f64().ok_or_else(|| wrong(&v))?),
-            _ => return Err(wrong(&v)),
-        },
-        ColumnType::Boolean => match v {
-            Value::Bool(b) => Cell::Bool(b),
-            other => return Err(wrong(&other)),
-        },
-        ColumnType::Timestamp => match &v {
-            Value::Number(n) => {
-                Cell::I64(n.as_i64().ok_or_else(|| wrong(&v))?.checked_mul(1000).ok_or_else(|| wrong(&v))?)
-            }
-            Value::String(s) => Cell::I64(
-                chrono::DateTime::parse_from_rfc3339(s)
-                    .map_err(|e| format!("timestamp {s:?} is not RFC 3339: {e}"))?
-                    .timestamp_micros(),
-            ),
-            _ => return Err(wrong(&v)),
-        },
-        ColumnType::Date => match &v {
-            Value::String(s) => {
-                let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                    .map_err(|e| format!("date {s:?} is not YYYY-MM-DD: {e}"))?;
-                let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-                Cell::I32((d - epoch).num_days() as i32)
-            }
-            _ => return Err(wrong(&v)),
-        },
-        ColumnType::Binary => match v {
-            Value::String(s) => Cell::Bytes(s.into_bytes()),
-            other => Cell::Bytes(other.to_string().into_bytes()),
-        },
+fn to_cell(kind: ColumnType, v: Json<'_>) -> Result<Cell<'_>, String> {
+    let wrong = |v: &Json<'_>| format!("expected {}, got {}", kind_name(kind), short(v));
+    Ok(match (kind, v) {
+        (_, Json::Null) => Cell::Null,
+        (ColumnType::String, Json::Str(s)) => Cell::Str(s),
+        (ColumnType::String, other) => Cell::Str(Cow::Owned(other.to_json())),
+        (ColumnType::Long, Json::I64(n)) => Cell::I64(n),
+        (ColumnType::Int, Json::I64(n)) => Cell::I32(i32::try_from(n).map_err(|_| wrong(&Json::I64(n)))?),
+        (ColumnType::Double, Json::I64(n)) => Cell::F64(n as f64),
+        (ColumnType::Double, Json::U64(n)) => Cell::F64(n as f64),
+        (ColumnType::Double, Json::F64(n)) => Cell::F64(n),
+        (ColumnType::Boolean, Json::Bool(b)) => Cell::Bool(b),
+        (ColumnType::Timestamp, Json::I64(n)) => Cell::I64(n.checked_mul(1000).ok_or_else(|| wrong(&Json::I64(n)))?),
+        (ColumnType::Timestamp, Json::Str(s)) => Cell::I64(
+            chrono::DateTime::parse_from_rfc3339(&s)
+                .map_err(|e| format!("timestamp {s:?} is not RFC 3339: {e}"))?
+                .timestamp_micros(),
+        ),
+        (ColumnType::Date, Json::Str(s)) => {
+            let d = chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                .map_err(|e| format!("date {s:?} is not YYYY-MM-DD: {e}"))?;
+            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+            Cell::I32((d - epoch).num_days() as i32)
+        }
+        (ColumnType::Binary, Json::Str(s)) => Cell::Bytes(match s {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        }),
+        (ColumnType::Binary, other) => Cell::Bytes(Cow::Owned(other.to_json().into_bytes())),
+        (_, other) => return Err(wrong(&other)),
     })
 }
 
@@ -331,15 +310,32 @@ fn kind_name(kind: ColumnType) -> &'static str {
     }
 }
 
-fn short(v: &Value) -> String {
-    let s = v.to_string();
+fn short(v: &Json<'_>) -> String {
+    let s = v.to_json();
     if s.len() > 40 { format!("{}…", &s[..s.floor_char_boundary(40)]) } else { s }
+}
+
+fn itoa_buffer() -> NumberText {
+    NumberText(String::new())
+}
+
+/// Text of an integer key, in a buffer that lives as long as the borrow of it.
+struct NumberText(String);
+
+impl NumberText {
+    fn format(&mut self, v: impl std::fmt::Display) -> &str {
+        use std::fmt::Write;
+        self.0.clear();
+        let _ = write!(self.0, "{v}");
+        &self.0
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use finlake_config::ColumnConfig;
+    use serde_json::Value;
 
     fn buffer() -> RowBuffer {
         let cols = vec![
@@ -367,5 +363,125 @@ mod tests {
         assert_eq!(batch.num_rows(), 2);
         assert_eq!(batch.num_columns(), 7);
         assert!(b.is_empty());
+    }
+
+    /// Every column type against what a `serde_json::Value` read of the same row gives: the
+    /// direct decoder must take and refuse exactly what the tree did, with the same values.
+    #[test]
+    fn direct_decoding_agrees_with_a_value_tree() {
+        use arrow_array::Array;
+        let kinds = [
+            ColumnType::String,
+            ColumnType::Long,
+            ColumnType::Int,
+            ColumnType::Double,
+            ColumnType::Boolean,
+            ColumnType::Timestamp,
+            ColumnType::Date,
+            ColumnType::Binary,
+        ];
+        let values = [
+            "null",
+            "\"text\"",
+            "\"esc\\\"aped\\u00e9\"",
+            "0",
+            "-7",
+            "2147483648",
+            "9223372036854775807",
+            "18446744073709551615",
+            "1.5",
+            "1e300",
+            "-0.0",
+            "true",
+            "[1,{\"a\":null}]",
+            "{\"k\":[]}",
+            "\"2026-01-01T00:00:00+02:00\"",
+            "\"2026-02-30\"",
+            "\"2026-02-03\"",
+            "1700000000000",
+        ];
+        for kind in kinds {
+            let cols = vec![ColumnConfig { name: "v".into(), kind, nullable: true }];
+            for v in values {
+                let row = format!("{{\"v\":{v}}}");
+                let mut b = RowBuffer::new(TableSchema::new(cols.clone(), 1, vec![]));
+                let got = b.push_json(row.as_bytes(), AT).map(|()| b.take_batch().unwrap());
+                let value: Value = serde_json::from_str(v).unwrap();
+                let expected = reference::to_text(kind, &value);
+                match (got, expected) {
+                    (Ok(batch), Ok(text)) => {
+                        let col = batch.column(0);
+                        let shown = if col.is_null(0) { None } else { Some(arrow_cast_text(col.as_ref())) };
+                        assert_eq!(shown, text, "{kind:?} {v}");
+                    }
+                    (Err(_), Err(())) => {}
+                    (got, expected) => panic!("{kind:?} {v}: got {got:?}, a Value read gives {expected:?}"),
+                }
+            }
+        }
+        // Duplicate fields: the last wins, as in a map. Escaped names are names.
+        let mut b = buffer();
+        b.push_json(br#"{"s":"a","s":"b","\u006e":3}"#, AT).unwrap();
+        let batch = b.take_batch().unwrap();
+        assert_eq!(arrow_cast_text(batch.column(0).as_ref()), "b");
+        assert_eq!(arrow_cast_text(batch.column(1).as_ref()), "3");
+        assert_eq!(buffer().push_json(b" [1] ", AT).unwrap_err(), "row is not a JSON object");
+        assert!(buffer().push_json(br#"{"s":"a"} x"#, AT).unwrap_err().starts_with("row is not valid JSON"));
+    }
+
+    fn arrow_cast_text(col: &dyn arrow_array::Array) -> String {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::*;
+        use arrow_schema::DataType;
+        match col.data_type() {
+            DataType::Utf8 => col.as_string::<i32>().value(0).to_string(),
+            DataType::Int64 => col.as_primitive::<Int64Type>().value(0).to_string(),
+            DataType::Int32 => col.as_primitive::<Int32Type>().value(0).to_string(),
+            DataType::Float64 => col.as_primitive::<Float64Type>().value(0).to_string(),
+            DataType::Boolean => col.as_boolean().value(0).to_string(),
+            DataType::Timestamp(..) => col.as_primitive::<TimestampMicrosecondType>().value(0).to_string(),
+            DataType::Date32 => col.as_primitive::<Date32Type>().value(0).to_string(),
+            DataType::Binary => String::from_utf8_lossy(col.as_binary::<i32>().value(0)).into_owned(),
+            other => panic!("{other}"),
+        }
+    }
+
+    /// The decoding of a `Value` tree this crate used before decoding rows directly: the
+    /// reference the direct decoder is checked against.
+    mod reference {
+        use super::*;
+
+        /// The cell as text (`None` = null), or `Err` when the value does not fit.
+        pub fn to_text(kind: ColumnType, v: &Value) -> Result<Option<String>, ()> {
+            if v.is_null() {
+                return Ok(None);
+            }
+            let text = match kind {
+                ColumnType::String | ColumnType::Binary => match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+                ColumnType::Long => v.as_i64().ok_or(())?.to_string(),
+                ColumnType::Int => i32::try_from(v.as_i64().ok_or(())?).map_err(|_| ())?.to_string(),
+                ColumnType::Double => match v {
+                    Value::Number(n) => n.as_f64().ok_or(())?.to_string(),
+                    _ => return Err(()),
+                },
+                ColumnType::Boolean => v.as_bool().ok_or(())?.to_string(),
+                ColumnType::Timestamp => match v {
+                    Value::Number(n) => n.as_i64().and_then(|n| n.checked_mul(1000)).ok_or(())?.to_string(),
+                    Value::String(s) => {
+                        chrono::DateTime::parse_from_rfc3339(s).map_err(|_| ())?.timestamp_micros().to_string()
+                    }
+                    _ => return Err(()),
+                },
+                ColumnType::Date => {
+                    let d = chrono::NaiveDate::parse_from_str(v.as_str().ok_or(())?, "%Y-%m-%d").map_err(|_| ())?;
+                    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+                    ((d - epoch).num_days() as i32).to_string()
+                }
+            };
+            Ok(Some(text))
+        }
     }
 }

@@ -144,7 +144,7 @@ impl TableSink {
                         _ => written_ms,
                     };
                     if at_ms >= since {
-                        keys.insert(text.value(i).to_string(), at_ms);
+                        keys.insert(text.value(i), at_ms);
                     }
                 }
             }
@@ -289,6 +289,7 @@ impl TableSink {
         metadata: &HashMap<String, serde_json::Value>,
     ) -> Result<u64, SinkError> {
         let rows = self.buffer.len();
+        let started = std::time::Instant::now();
         let mut batches = Vec::new();
         if rows > 0 {
             let batch = self
@@ -298,9 +299,17 @@ impl TableSink {
             batches.push(batch);
         }
         let adds = delta::write_files(&self.table, &self.name, batches).await?;
+        let written = started.elapsed();
         let version = delta::commit(&mut self.table, &self.name, adds, txns, metadata.clone()).await?;
         self.keys_loaded.1 += 1;
-        tracing::debug!(table = %self.name, version, rows, "committed");
+        tracing::debug!(
+            table = %self.name,
+            version,
+            rows,
+            write_ms = written.as_millis() as u64,
+            commit_ms = (started.elapsed() - written).as_millis() as u64,
+            "committed"
+        );
         Ok(version)
     }
 }

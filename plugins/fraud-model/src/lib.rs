@@ -81,68 +81,121 @@ fn km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     6371.0 * 2.0 * a.sqrt().asin()
 }
 
+/// A transaction's fields as the features read them, borrowed (the scorer parses rows without
+/// copying their text).
+#[derive(Debug, Clone, Copy)]
+pub struct TxnRef<'a> {
+    pub account: &'a str,
+    pub amount: f64,
+    pub merchant_category: &'a str,
+    pub lat: f64,
+    pub lon: f64,
+    pub ts: i64,
+}
+
+impl<'a> From<&'a Txn> for TxnRef<'a> {
+    fn from(t: &'a Txn) -> Self {
+        TxnRef {
+            account: &t.account,
+            amount: t.amount,
+            merchant_category: &t.merchant_category,
+            lat: t.lat,
+            lon: t.lon,
+            ts: t.ts,
+        }
+    }
+}
+
 impl FeatureState {
     /// The features of `t` given the account's history so far, then `t` is added to it.
     pub fn observe(&mut self, t: &Txn) -> [f64; N] {
-        self.observed += 1;
-        let acc = self.accounts.entry(t.account.clone()).or_default();
-        let amount = t.amount.max(0.01);
-        let log_amount = amount.ln();
-        let first = acc.count == 0;
-        // Events can arrive out of event-time order: windows are taken around `t.ts`.
-        let in_window = |ts: i64, width: i64| (t.ts - ts).abs() <= width;
-        let last_10m: Vec<f64> =
-            acc.recent.iter().filter(|(ts, _)| in_window(*ts, 10 * MINUTE)).map(|(_, a)| *a).collect();
-        let spend_1h: f64 = acc.recent.iter().filter(|(ts, _)| in_window(*ts, 60 * MINUTE)).map(|(_, a)| a).sum();
-        let usual = if first { amount } else { acc.log_amount_mean.exp() };
-        let (dist, minutes) = if first {
-            (0.0, 0.0)
-        } else {
-            (km(acc.last_lat, acc.last_lon, t.lat, t.lon), ((t.ts - acc.last_ts).abs() as f64 / MINUTE as f64))
-        };
-        let speed = dist / (minutes.max(1.0) / 60.0);
-        let hour = t.ts.rem_euclid(86_400_000) / 3_600_000;
-        let new_category = !first && !acc.categories.iter().any(|c| c == &t.merchant_category);
-        let vs_usual = if first { 0.0 } else { log_amount - acc.log_amount_mean };
-        let x = [
-            log_amount,
-            vs_usual.max(0.0),
-            (-vs_usual).max(0.0),
-            last_10m.len() as f64,
-            last_10m.iter().filter(|a| **a < 5.0).count() as f64,
-            if first { 0.0 } else { (spend_1h / usual).ln_1p() },
-            dist.ln_1p(),
-            speed.ln_1p(),
-            minutes.ln_1p(),
-            f64::from(u8::from((2..5).contains(&hour))),
-            f64::from(u8::from(new_category)),
-            f64::from(u8::from(first)),
-            (acc.count as f64).ln_1p(),
-        ];
-        // Update the account.
-        acc.log_amount_mean = if first { log_amount } else { 0.9 * acc.log_amount_mean + 0.1 * log_amount };
-        acc.count += 1;
-        if t.ts >= acc.last_ts || first {
-            acc.last_ts = t.ts;
-            acc.last_lat = t.lat;
-            acc.last_lon = t.lon;
-        }
-        acc.recent.push_back((t.ts, amount));
-        let newest = acc.recent.iter().map(|(ts, _)| *ts).max().unwrap_or(t.ts);
-        acc.recent.retain(|(ts, _)| newest - ts <= 60 * MINUTE);
-        // Bounded whatever the input: a flood of one account's transactions (or a replay of the
-        // same ones) keeps the most recent only.
-        while acc.recent.len() > RECENT_MAX {
-            acc.recent.pop_front();
-        }
-        if !acc.categories.iter().any(|c| c == &t.merchant_category) {
-            acc.categories.push_back(t.merchant_category.clone());
-            if acc.categories.len() > CATEGORY_MEMORY {
-                acc.categories.pop_front();
-            }
-        }
-        x
+        self.observe_ref(TxnRef::from(t))
     }
+
+    /// [`FeatureState::observe`] over borrowed fields. Runs once per scored transaction, so it
+    /// allocates only for an account or category seen for the first time.
+    pub fn observe_ref(&mut self, t: TxnRef<'_>) -> [f64; N] {
+        self.observed += 1;
+        // One lookup for a known account; the key is copied only for a new one.
+        match self.accounts.get_mut(t.account) {
+            Some(acc) => observe_account(acc, t),
+            None => observe_account(self.accounts.entry(t.account.to_string()).or_default(), t),
+        }
+    }
+}
+
+/// The features of `t` given its account's history, then `t` is added to the history.
+fn observe_account(acc: &mut AccountState, t: TxnRef<'_>) -> [f64; N] {
+    let amount = t.amount.max(0.01);
+    let log_amount = amount.ln();
+    let first = acc.count == 0;
+    // Events can arrive out of event-time order: windows are taken around `t.ts`. One pass
+    // over the account's last hour (up to RECENT_MAX entries: the hot loop of scoring)
+    // gives every window figure, and whether anything has left the hour. Branch-free, so
+    // it compiles to straight-line code in Wasm too.
+    let (mut count_10m, mut small_10m, mut spend_1h) = (0u32, 0u32, 0.0f64);
+    let (mut newest, mut oldest) = (t.ts, t.ts);
+    let (front, back) = acc.recent.as_slices();
+    for &(ts, a) in front.iter().chain(back) {
+        let gap = (t.ts - ts).abs();
+        let in_10m = u32::from(gap <= 10 * MINUTE);
+        count_10m += in_10m;
+        small_10m += in_10m & u32::from(a < 5.0);
+        spend_1h += if gap <= 60 * MINUTE { a } else { 0.0 };
+        newest = newest.max(ts);
+        oldest = oldest.min(ts);
+    }
+    let usual = if first { amount } else { acc.log_amount_mean.exp() };
+    let (dist, minutes) = if first {
+        (0.0, 0.0)
+    } else {
+        (km(acc.last_lat, acc.last_lon, t.lat, t.lon), ((t.ts - acc.last_ts).abs() as f64 / MINUTE as f64))
+    };
+    let speed = dist / (minutes.max(1.0) / 60.0);
+    let hour = t.ts.rem_euclid(86_400_000) / 3_600_000;
+    let known_category = acc.categories.iter().any(|c| c == t.merchant_category);
+    let new_category = !first && !known_category;
+    let vs_usual = if first { 0.0 } else { log_amount - acc.log_amount_mean };
+    let x = [
+        log_amount,
+        vs_usual.max(0.0),
+        (-vs_usual).max(0.0),
+        f64::from(count_10m),
+        f64::from(small_10m),
+        if first { 0.0 } else { (spend_1h / usual).ln_1p() },
+        dist.ln_1p(),
+        speed.ln_1p(),
+        minutes.ln_1p(),
+        f64::from(u8::from((2..5).contains(&hour))),
+        f64::from(u8::from(new_category)),
+        f64::from(u8::from(first)),
+        (acc.count as f64).ln_1p(),
+    ];
+    // Update the account.
+    acc.log_amount_mean = if first { log_amount } else { 0.9 * acc.log_amount_mean + 0.1 * log_amount };
+    acc.count += 1;
+    if t.ts >= acc.last_ts || first {
+        acc.last_ts = t.ts;
+        acc.last_lat = t.lat;
+        acc.last_lon = t.lon;
+    }
+    acc.recent.push_back((t.ts, amount));
+    // Most calls find nothing past the hour: only then walk the list again.
+    if newest - oldest > 60 * MINUTE {
+        acc.recent.retain(|(ts, _)| newest - ts <= 60 * MINUTE);
+    }
+    // Bounded whatever the input: a flood of one account's transactions (or a replay of the
+    // same ones) keeps the most recent only.
+    while acc.recent.len() > RECENT_MAX {
+        acc.recent.pop_front();
+    }
+    if !known_category {
+        acc.categories.push_back(t.merchant_category.to_string());
+        if acc.categories.len() > CATEGORY_MEMORY {
+            acc.categories.pop_front();
+        }
+    }
+    x
 }
 
 /// Features of the public credit-card data set layout (`V1..V28` are already PCA components;
@@ -209,25 +262,77 @@ fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
+/// The strongest positive contributions to one score, strongest first (see [`Model::explain`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Top<const K: usize> {
+    entries: [(usize, f64); K],
+    len: usize,
+}
+
+impl<const K: usize> Top<K> {
+    fn offer(&mut self, index: usize, contribution: f64) {
+        if contribution <= 0.0 {
+            return;
+        }
+        // Insertion into a K-long sorted array: K is 3 in practice, so this beats any heap.
+        let mut at = self.len.min(K);
+        while at > 0 && self.entries[at - 1].1 < contribution {
+            at -= 1;
+        }
+        if at >= K {
+            return;
+        }
+        let end = self.len.min(K - 1);
+        self.entries.copy_within(at..end, at + 1);
+        self.entries[at] = (index, contribution);
+        self.len = (self.len + 1).min(K);
+    }
+
+    /// (feature index, contribution in logit), strongest first.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
+        self.entries[..self.len].iter().copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 impl Model {
-    fn standardize(&self, x: &[f64]) -> Vec<f64> {
-        x.iter().zip(&self.mean).zip(&self.std).map(|((v, m), s)| (v - m) / s).collect()
+    fn contribution(&self, j: usize, v: f64) -> f64 {
+        (v - self.mean[j]) / self.std[j] * self.weights[j]
     }
 
     /// Probability of fraud.
     pub fn score(&self, x: &[f64]) -> f64 {
-        let z: f64 = self.standardize(x).iter().zip(&self.weights).map(|(v, w)| v * w).sum::<f64>() + self.bias;
+        let z: f64 = x.iter().enumerate().map(|(j, v)| self.contribution(j, *v)).sum::<f64>() + self.bias;
         sigmoid(z)
+    }
+
+    /// The score and the `K` features that pushed it up the most, in one pass and without
+    /// allocating (the scorer calls it per transaction).
+    pub fn explain<const K: usize>(&self, x: &[f64]) -> (f64, Top<K>) {
+        let mut top = Top { entries: [(0, 0.0); K], len: 0 };
+        let mut z = 0.0;
+        for (j, v) in x.iter().enumerate() {
+            let c = self.contribution(j, *v);
+            z += c;
+            top.offer(j, c);
+        }
+        // Bias last, in the order `score` sums: the two agree to the bit.
+        (sigmoid(z + self.bias), top)
     }
 
     /// The `k` features that pushed the score up the most, with their contribution (logit).
     pub fn reasons(&self, x: &[f64], k: usize) -> Vec<(String, f64)> {
-        let mut c: Vec<(String, f64)> = self
-            .standardize(x)
+        let mut c: Vec<(String, f64)> = x
             .iter()
-            .zip(&self.weights)
-            .zip(&self.features)
-            .map(|((v, w), name)| (name.clone(), v * w))
+            .enumerate()
+            .map(|(j, v)| (self.features[j].clone(), self.contribution(j, *v)))
             .filter(|(_, c)| *c > 0.0)
             .collect();
         c.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -397,6 +502,19 @@ mod tests {
     }
 
     #[test]
+    fn top_keeps_the_largest_positive_contributions_in_order() {
+        let mut top = Top::<3> { entries: [(0, 0.0); 3], len: 0 };
+        for (j, c) in [(0, 0.5), (1, -1.0), (2, 2.0), (3, 0.1), (4, 1.0), (5, 0.7), (6, 3.0)] {
+            top.offer(j, c);
+        }
+        assert_eq!(top.iter().collect::<Vec<_>>(), vec![(6, 3.0), (2, 2.0), (4, 1.0)]);
+        let mut few = Top::<3> { entries: [(0, 0.0); 3], len: 0 };
+        few.offer(1, 0.2);
+        few.offer(2, 0.4);
+        assert_eq!(few.iter().collect::<Vec<_>>(), vec![(2, 0.4), (1, 0.2)]);
+    }
+
+    #[test]
     fn logistic_regression_separates_and_auc_counts_pairs() {
         let xs: Vec<Vec<f64>> = (0..400).map(|i| vec![(i % 20) as f64, ((i * 7) % 13) as f64]).collect();
         let ys: Vec<bool> = xs.iter().map(|x| x[0] > 14.0).collect();
@@ -404,6 +522,14 @@ mod tests {
         let scores: Vec<f64> = xs.iter().map(|x| m.score(x)).collect();
         assert!(roc_auc(&scores, &ys) > 0.99);
         assert_eq!(m.reasons(&[19.0, 6.0], 1)[0].0, "a");
+        // explain agrees with score and reasons.
+        for x in &xs {
+            let (score, top) = m.explain::<3>(x);
+            assert_eq!(score, m.score(x));
+            let names: Vec<String> = top.iter().map(|(j, _)| m.features[j].clone()).collect();
+            let expected: Vec<String> = m.reasons(x, 3).into_iter().map(|(n, _)| n).collect();
+            assert_eq!(names, expected);
+        }
         assert_eq!(roc_auc(&[0.1, 0.2, 0.3, 0.4], &[false, true, false, true]), 0.75);
         let (p, r, _) = precision_recall_f1(&[0.9, 0.8, 0.1], &[true, false, true], 0.5);
         assert_eq!((p, r), (0.5, 0.5));

@@ -10,8 +10,11 @@
 //! `config_files = { model = "models/fraud-lr.json" }` and the host inlines it, so retraining
 //! changes no code. The per-account history is the plugin's state: the host snapshots it with
 //! every commit and restores it after a restart or a swap to a new version.
+use std::borrow::Cow;
+use std::fmt;
+
 use finlake_plugin_sdk::{Config, Emitter, Plugin, Record, export_plugin};
-use fraud_model::{FeatureState, Model, Txn};
+use fraud_model::{FeatureState, Model, Top, TxnRef};
 
 struct FraudScore {
     model: Model,
@@ -20,6 +23,8 @@ struct FraudScore {
     /// `"bank"` (default): transactions with per-account history; `"creditcard"`: rows of the
     /// public credit-card data set layout (`finlake replay-csv`), scored without history.
     creditcard: bool,
+    /// The row being built (kept to reuse its allocation).
+    row: Vec<u8>,
 }
 
 /// A row as `finlake replay-csv` sends it (its `class` label is not read).
@@ -30,13 +35,80 @@ struct CardRow {
     amount: f64,
 }
 
+/// A transaction for scoring, its text borrowed from the record (copied only where the JSON
+/// escapes it). Fields listed one by one: `#[serde(flatten)]` would buffer every field first.
 #[derive(serde::Deserialize)]
-struct Input {
-    txn_id: String,
-    #[serde(flatten)]
-    txn: Txn,
+struct Input<'a> {
+    #[serde(borrow)]
+    txn_id: Cow<'a, str>,
+    #[serde(borrow)]
+    account: Cow<'a, str>,
+    amount: f64,
+    #[serde(borrow)]
+    merchant_category: Cow<'a, str>,
+    lat: f64,
+    lon: f64,
+    ts: i64,
     amount_usd: Option<f64>,
-    country: Option<String>,
+    #[serde(borrow)]
+    country: Option<Cow<'a, str>>,
+}
+
+/// The `reasons` column: feature names joined by commas, written straight into the row.
+struct Reasons<'a, const K: usize> {
+    names: &'a [String],
+    top: Top<K>,
+}
+
+impl<const K: usize> fmt::Display for Reasons<'_, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (j, _)) in self.top.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(&self.names[j])?;
+        }
+        // Test variant (xtask/build-plugins.sh): `FRAUD_SCORE_VARIANT=tagged` adds a reason, so
+        // a shadow run shows every row changed, with the history each version scored with.
+        if option_env!("FRAUD_SCORE_VARIANT") == Some("tagged") {
+            f.write_str(if self.top.is_empty() { "shadow" } else { ",shadow" })?;
+        }
+        Ok(())
+    }
+}
+
+impl<const K: usize> serde::Serialize for Reasons<'_, K> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A scored transaction (output `scored`, and `alerts` when `alert`).
+#[derive(serde::Serialize)]
+struct Scored<'a> {
+    txn_id: &'a str,
+    account: &'a str,
+    amount: f64,
+    amount_usd: Option<f64>,
+    merchant_category: &'a str,
+    country: Option<&'a str>,
+    score: f64,
+    alert: bool,
+    reasons: Reasons<'a, 3>,
+    model_version: &'a str,
+    history_len: i64,
+    event_time: i64,
+}
+
+/// A scored credit-card-layout row.
+#[derive(serde::Serialize)]
+struct ScoredCard<'a> {
+    row: u64,
+    amount: f64,
+    score: f64,
+    alert: bool,
+    reasons: Reasons<'a, 3>,
+    model_version: &'a str,
 }
 
 impl Plugin for FraudScore {
@@ -68,65 +140,64 @@ impl Plugin for FraudScore {
             ));
         }
         let threshold = config.get("threshold").and_then(|v| v.as_f64()).unwrap_or(model.threshold);
-        Ok(FraudScore { model, threshold, state: FeatureState::default(), creditcard })
+        Ok(FraudScore { model, threshold, state: FeatureState::default(), creditcard, row: Vec::new() })
     }
 
     fn process(&mut self, record: &Record<'_>, out: &mut Emitter) -> Result<(), String> {
-        if self.creditcard {
-            let row: CardRow =
+        // One serialization per row into a buffer kept across calls, copied to each output.
+        let mut row = std::mem::take(&mut self.row);
+        row.clear();
+        let alert = if self.creditcard {
+            let card: CardRow =
                 serde_json::from_slice(record.value).map_err(|e| format!("not a credit-card row: {e}"))?;
-            let x = fraud_model::creditcard_features(&row.v, row.amount)?;
-            let score = self.model.score(&x);
-            let mut reasons: Vec<String> = self.model.reasons(&x, 3).into_iter().map(|(name, _)| name).collect();
-            // Test variant (xtask/build-plugins.sh): `FRAUD_SCORE_VARIANT=tagged` adds a reason, so
-            // a shadow run shows every row changed, with the history each version scored with.
-            if option_env!("FRAUD_SCORE_VARIANT") == Some("tagged") {
-                reasons.push("shadow".into());
-            }
+            let x = fraud_model::creditcard_features(&card.v, card.amount)?;
+            let (score, top) = self.model.explain::<3>(&x);
             let alert = score >= self.threshold;
-            let out_row = serde_json::json!({
-                "row": row.row,
-                "amount": row.amount,
-                "score": (score * 1e6).round() / 1e6,
-                "alert": alert,
-                "reasons": reasons.join(","),
-                "model_version": self.model.version,
+            let scored = ScoredCard {
+                row: card.row,
+                amount: card.amount,
+                score: (score * 1e6).round() / 1e6,
+                alert,
+                reasons: Reasons { names: &self.model.features, top },
+                model_version: &self.model.version,
+            };
+            serde_json::to_writer(&mut row, &scored).map_err(|e| format!("scored row: {e}"))?;
+            alert
+        } else {
+            let input: Input<'_> =
+                serde_json::from_slice(record.value).map_err(|e| format!("not a transaction for scoring: {e}"))?;
+            let x = self.state.observe_ref(TxnRef {
+                account: &input.account,
+                amount: input.amount,
+                merchant_category: &input.merchant_category,
+                lat: input.lat,
+                lon: input.lon,
+                ts: input.ts,
             });
-            if alert {
-                out.emit("alerts", &out_row);
-            }
-            out.emit("scored", &out_row);
-            return Ok(());
-        }
-        let input: Input =
-            serde_json::from_slice(record.value).map_err(|e| format!("not a transaction for scoring: {e}"))?;
-        let x = self.state.observe(&input.txn);
-        let score = self.model.score(&x);
-        let mut reasons: Vec<String> = self.model.reasons(&x, 3).into_iter().map(|(name, _)| name).collect();
-        // Test variant (xtask/build-plugins.sh): `FRAUD_SCORE_VARIANT=tagged` adds a reason, so
-        // a shadow run shows every row changed, with the history each version scored with.
-        if option_env!("FRAUD_SCORE_VARIANT") == Some("tagged") {
-            reasons.push("shadow".into());
-        }
-        let alert = score >= self.threshold;
-        let row = serde_json::json!({
-            "txn_id": input.txn_id,
-            "account": input.txn.account,
-            "amount": input.txn.amount,
-            "amount_usd": input.amount_usd,
-            "merchant_category": input.txn.merchant_category,
-            "country": input.country,
-            "score": (score * 1e6).round() / 1e6,
-            "alert": alert,
-            "reasons": reasons.join(","),
-            "model_version": self.model.version,
-            "history_len": x[fraud_model::HISTORY_LEN].exp_m1().round() as i64,
-            "event_time": input.txn.ts,
-        });
+            let (score, top) = self.model.explain::<3>(&x);
+            let alert = score >= self.threshold;
+            let scored = Scored {
+                txn_id: &input.txn_id,
+                account: &input.account,
+                amount: input.amount,
+                amount_usd: input.amount_usd,
+                merchant_category: &input.merchant_category,
+                country: input.country.as_deref(),
+                score: (score * 1e6).round() / 1e6,
+                alert,
+                reasons: Reasons { names: &self.model.features, top },
+                model_version: &self.model.version,
+                history_len: x[fraud_model::HISTORY_LEN].exp_m1().round() as i64,
+                event_time: input.ts,
+            };
+            serde_json::to_writer(&mut row, &scored).map_err(|e| format!("scored row: {e}"))?;
+            alert
+        };
         if alert {
-            out.emit("alerts", &row);
+            out.emit_json("alerts", &row);
         }
-        out.emit("scored", &row);
+        out.emit_json("scored", &row);
+        self.row = row;
         Ok(())
     }
 

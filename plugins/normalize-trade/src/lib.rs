@@ -4,6 +4,8 @@
 //! `{"trade_id":"T1","symbol":"AAPL","price":189.5,"quantity":100,"side":"buy",
 //!   "exchange":"NASDAQ","ts":1764218700123}` (`ts` in epoch milliseconds or RFC 3339 text).
 use finlake_plugin_sdk::{Config, Emitter, Plugin, Record, export_plugin};
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 struct NormalizeTrade {
@@ -16,28 +18,33 @@ struct NormalizeTrade {
     currency: String,
 }
 
+/// The input as sent, text borrowed from the record unless the JSON escapes it; fields whose
+/// type producers vary (ids and numbers as text or numbers) are read loosely and checked below.
 #[derive(Deserialize)]
-struct RawTrade {
+struct RawTrade<'a> {
     trade_id: Option<serde_json::Value>,
-    symbol: Option<String>,
+    #[serde(borrow)]
+    symbol: Option<Cow<'a, str>>,
     price: Option<serde_json::Value>,
     quantity: Option<serde_json::Value>,
-    side: Option<String>,
-    exchange: Option<String>,
+    #[serde(borrow)]
+    side: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    exchange: Option<Cow<'a, str>>,
     ts: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
 struct SilverTrade<'a> {
     trade_id: String,
-    symbol: String,
+    symbol: &'a str,
     price: f64,
     quantity: i64,
     side: &'a str,
     notional: f64,
     asset_class: &'a str,
     currency: &'a str,
-    exchange: Option<String>,
+    exchange: Option<&'a str>,
     /// Epoch milliseconds or RFC 3339 text; the host's timestamp column accepts both.
     event_time: serde_json::Value,
 }
@@ -83,14 +90,23 @@ impl Plugin for NormalizeTrade {
 
     fn process(&mut self, record: &Record<'_>, out: &mut Emitter) -> Result<(), String> {
         let text = record.value_str()?;
-        let raw: RawTrade = serde_json::from_str(text).map_err(|e| format!("not a JSON trade object: {e}"))?;
+        let raw: RawTrade<'_> = serde_json::from_str(text).map_err(|e| format!("not a JSON trade object: {e}"))?;
 
         let trade_id = match raw.trade_id {
             Some(serde_json::Value::String(s)) if !s.is_empty() => s,
             Some(serde_json::Value::Number(n)) => n.to_string(),
             _ => return Err("trade_id is missing or empty".into()),
         };
-        let symbol = raw.symbol.ok_or("symbol is missing")?.trim().to_ascii_uppercase();
+        let symbol = raw.symbol.ok_or("symbol is missing")?;
+        // Tickers mostly arrive upper case: copy only when one does not.
+        let trimmed = symbol.trim();
+        let symbol = if trimmed.bytes().any(|b| b.is_ascii_lowercase()) {
+            Cow::Owned(trimmed.to_ascii_uppercase())
+        } else if trimmed.len() != symbol.len() {
+            Cow::Owned(trimmed.to_string())
+        } else {
+            symbol
+        };
         if symbol.is_empty()
             || symbol.len() > 12
             || !symbol.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
@@ -98,7 +114,7 @@ impl Plugin for NormalizeTrade {
             return Err(format!("symbol {symbol:?} is not a ticker"));
         }
         if let Some(allowed) = &self.allowed_symbols
-            && !allowed.iter().any(|s| s == &symbol)
+            && !allowed.iter().any(|s| *s == *symbol)
         {
             return Err(format!("symbol {symbol} is not in allowed_symbols"));
         }
@@ -110,10 +126,10 @@ impl Plugin for NormalizeTrade {
         if !(quantity >= 1.0 && quantity.fract() == 0.0 && quantity < 1e12) {
             return Err(format!("quantity {quantity} is not a positive whole number"));
         }
-        let side = match raw.side.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            Some("buy") | Some("b") => "buy",
-            Some("sell") | Some("s") => "sell",
-            other => return Err(format!("side {other:?} is not buy or sell")),
+        let side = match raw.side.as_deref() {
+            Some(s) if s.eq_ignore_ascii_case("buy") || s.eq_ignore_ascii_case("b") => "buy",
+            Some(s) if s.eq_ignore_ascii_case("sell") || s.eq_ignore_ascii_case("s") => "sell",
+            other => return Err(format!("side {:?} is not buy or sell", other.map(str::to_ascii_lowercase))),
         };
         let event_time = match raw.ts {
             Some(serde_json::Value::Number(n)) if n.as_i64().is_some_and(|v| v > 0) => serde_json::Value::Number(n),
@@ -122,12 +138,12 @@ impl Plugin for NormalizeTrade {
             Some(other) => return Err(format!("ts {other} is not epoch milliseconds or RFC 3339")),
         };
         let quantity = quantity as i64;
-        let asset_class = self.asset_classes.get(&symbol).unwrap_or(&self.default_asset_class);
+        let asset_class = self.asset_classes.get(&*symbol).unwrap_or(&self.default_asset_class);
         // Test variants: `exchange:SYM` reports another venue for one symbol's trades, `trap:SYM`
         // panics on them.
-        let mut exchange = raw.exchange;
+        let mut exchange = raw.exchange.as_deref();
         match option_env!("NORMALIZE_TRADE_VARIANT").and_then(|v| v.split_once(':')) {
-            Some(("exchange", s)) if s == symbol => exchange = Some("SHADOW".into()),
+            Some(("exchange", s)) if s == symbol => exchange = Some("SHADOW"),
             Some(("trap", s)) if s == symbol => panic!("test variant: trap on {symbol}"),
             _ => {}
         }
@@ -135,7 +151,7 @@ impl Plugin for NormalizeTrade {
             "trades",
             &SilverTrade {
                 trade_id,
-                symbol,
+                symbol: &symbol,
                 price,
                 quantity,
                 side,
