@@ -67,6 +67,18 @@ impl Moto {
         child
     }
 
+    /// Waits until the server answers HTTP (it listens before its app is ready to serve: a
+    /// request in between can be reset), so the replay below is sent once, to a server that
+    /// handles it.
+    async fn serving(&self) {
+        let started = Instant::now();
+        let probe = format!("http://127.0.0.1:{}/moto-api/", self.port);
+        while reqwest::Client::new().get(&probe).send().await.is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "moto did not answer HTTP within 30 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Kills the server (SIGKILL), waits `down`, starts it again on the same port and replays
     /// its request log, which rebuilds every object it held.
     async fn restart(&mut self, down: Duration) -> usize {
@@ -75,6 +87,7 @@ impl Moto {
         tokio::time::sleep(down).await;
         let requests = std::fs::read_to_string(&self.recording).map(|t| t.lines().count()).unwrap_or(0);
         self.child = Moto::spawn(self.port, &self.log, &self.recording);
+        self.serving().await;
         let url = format!("http://127.0.0.1:{}/moto-api/recorder/replay-recording", self.port);
         let replayed = reqwest::Client::new().post(url).send().await.unwrap();
         assert!(replayed.status().is_success(), "replaying moto's log: {}", replayed.status());
@@ -191,6 +204,7 @@ fn start_host(id: &str, config_path: &Path, brokers: &str, env: &HashMap<String,
 async fn two_hosts_write_one_s3_lake_through_a_server_restart() {
     let dir = KeptDir::new();
     let mut moto = Moto::start(&dir.path().join("moto.log"), &dir.path().join("moto-recording.jsonl"));
+    moto.serving().await;
     let proxy = Proxy::start(moto.port).await;
     // The bucket (moto takes unsigned requests).
     let made = reqwest::Client::new().put(format!("http://127.0.0.1:{}/{BUCKET}", moto.port)).send().await.unwrap();
