@@ -181,12 +181,13 @@ impl TableSink {
             let committed = async {
                 self.progress.check(&self.table, &self.name, &join.start).await?;
                 let txns = self.progress.join_txns(&join.start, &join.from_start);
-                self.commit_txns(txns, metadata).await
+                self.commit_txns(txns.clone(), metadata).await.map(|v| (v, txns))
             }
             .await;
             match committed {
-                Ok(version) => {
+                Ok((version, txns)) => {
                     self.progress.joined(&join.start, &join.from_start);
+                    self.progress.confirm(&txns, version);
                     return Ok(Some(version));
                 }
                 Err(SinkError::Lake(e)) if e.is_conflict() && attempt < 5 => {
@@ -261,8 +262,9 @@ impl TableSink {
         // P4: the progress stored for the partitions this commit advances is still the one this
         // writer committed.
         self.progress.check(&self.table, &self.name, processed).await?;
-        let version = self.commit_txns(txns, metadata).await?;
+        let version = self.commit_txns(txns.clone(), metadata).await?;
         self.progress.advance(processed);
+        self.progress.confirm(&txns, version);
         Ok(Some(version))
     }
 
