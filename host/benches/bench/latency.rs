@@ -27,6 +27,9 @@ pub struct Latency {
     pub p50: f64,
     pub p99: f64,
     pub max: f64,
+    /// Produce → acknowledged by the broker, p50 and p99: the part of the latency spent before
+    /// the pipeline can see a record.
+    pub acked: (f64, f64),
     pub records: usize,
     pub uncommitted: usize,
     pub commits: usize,
@@ -97,7 +100,9 @@ pub async fn measure(broker: &Broker, options: &Options, rate: f64, flush: Optio
     }
     let deliveries = std::mem::take(&mut *deliveries.lock().unwrap_or_else(|e| e.into_inner()));
     let (mut latencies, mut uncommitted) = (Vec::with_capacity(deliveries.len()), 0usize);
-    for (partition, offset, sent_ms) in &deliveries {
+    let mut acked: Vec<f64> = deliveries.iter().map(|(_, _, sent, acked)| (acked - sent) as f64).collect();
+    acked.sort_by(f64::total_cmp);
+    for (partition, offset, sent_ms, _) in &deliveries {
         let committed = TABLES.iter().map(|(name, _)| {
             let steps = reach.get(name).and_then(|p| p.get(partition))?;
             let i = steps.partition_point(|(held, _)| held < offset);
@@ -113,6 +118,7 @@ pub async fn measure(broker: &Broker, options: &Options, rate: f64, flush: Optio
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
         max: latencies.last().copied().unwrap_or(f64::NAN),
+        acked: (percentile(&acked, 0.50), percentile(&acked, 0.99)),
         records: latencies.len(),
         uncommitted,
         commits: commits.len(),
@@ -133,8 +139,8 @@ pub async fn run(broker: &Broker, options: &Options, top_rate: f64, report: &mut
         let low_latency = flush.is_some();
         let l = measure(broker, options, rate, flush).await;
         let note = format!(
-            "p50 {:.0} / max {:.0} ms over {} records, {} commits, {} not committed",
-            l.p50, l.max, l.records, l.commits, l.uncommitted
+            "p50 {:.0} / max {:.0} ms over {} records, {} commits, {} not committed; produce -> broker ack p50 {:.0} / p99 {:.0} ms",
+            l.p50, l.max, l.records, l.commits, l.uncommitted, l.acked.0, l.acked.1
         );
         assert_eq!(l.uncommitted, 0, "{label}: records never committed");
         report.figure("latency", &format!("p99, {label}"), l.p99, "ms", note);

@@ -74,8 +74,8 @@ pub enum Pace {
     Rate(f64),
 }
 
-/// (partition, offset, timestamp ms) of every record the broker acknowledged.
-pub type Deliveries = Arc<Mutex<Vec<(i32, i64, i64)>>>;
+/// (partition, offset, timestamp ms, acknowledged ms) of every record the broker acknowledged.
+pub type Deliveries = Arc<Mutex<Vec<(i32, i64, i64, i64)>>>;
 
 struct Acks {
     deliveries: Option<Deliveries>,
@@ -91,7 +91,8 @@ impl ProducerContext for Acks {
         match result {
             Ok(m) => {
                 if let Some(d) = &self.deliveries {
-                    d.lock().unwrap_or_else(|e| e.into_inner()).push((m.partition(), m.offset(), *sent_ms));
+                    let acked_ms = chrono::Utc::now().timestamp_millis();
+                    d.lock().unwrap_or_else(|e| e.into_inner()).push((m.partition(), m.offset(), *sent_ms, acked_ms));
                 }
             }
             Err(_) => {

@@ -272,6 +272,7 @@ pub fn create_consumer(
     group_id: &str,
     pipeline: &str,
     topic: &str,
+    batch_wait: Duration,
     shared: ConsumerShared,
 ) -> Result<(PipelineConsumer, Vec<i32>), KafkaError> {
     // Positions come from Delta at every assignment, which the eager protocol makes a clean
@@ -300,6 +301,13 @@ pub fn create_consumer(
         // what bounds memory. `[kafka.properties]` overrides either.
         .set_if_absent("queued.max.messages.kbytes", "16384")
         .set_if_absent("queued.min.messages", "100000")
+        // How long the broker may hold a fetch that found nothing new. A Kafka broker answers
+        // as soon as records arrive, so this only paces idle polling; librdkafka's mock
+        // cluster (the embedded broker) holds it the whole time whatever arrives, and records
+        // produced meanwhile waited for it: 500 ms (the default) stood in every latency
+        // (docs/PERFORMANCE.md). A pipeline waits at most `batch.max_wait_ms` for a batch, so
+        // its fetches wait no longer either (5 ms … 500 ms).
+        .set_if_absent("fetch.wait.max.ms", &fetch_wait_ms(batch_wait).to_string())
         // Statistics carry each partition's consumer lag (for /api/pipelines and the dashboard).
         .set_if_absent("statistics.interval.ms", "1000");
     let consumer: PipelineConsumer =
@@ -315,6 +323,11 @@ pub fn create_consumer(
         return Err(KafkaError::NoTopic { topic: topic.to_string(), brokers: brokers.to_string() });
     }
     Ok((consumer, partitions))
+}
+
+/// `fetch.wait.max.ms` for a pipeline that waits `batch_wait` for a batch.
+pub fn fetch_wait_ms(batch_wait: Duration) -> u64 {
+    (batch_wait.as_millis() as u64).clamp(5, 500)
 }
 
 trait SetIfAbsent {

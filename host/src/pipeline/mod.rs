@@ -8,6 +8,7 @@ pub mod replay;
 pub mod runner;
 mod sinks;
 pub mod stats;
+mod window;
 
 pub use control::{Command, Commands, Swapped};
 pub use replay::Replayed;

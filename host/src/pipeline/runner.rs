@@ -18,8 +18,9 @@ use tokio::sync::{mpsc, watch};
 use super::consume::collect_batch;
 use super::control::{Command, Swapped};
 use super::graph::{Graph, WholeBatchFailure};
-use super::sinks::{Sinks, commit_all, commit_kafka_offsets, open_sinks, restore_state};
+use super::sinks::{Sinks, open_sinks, restore_state};
 use super::stats::{PipelineState, PipelineStats};
+use super::window::Windows;
 use crate::config::{Config, OnBroken, PipelineConfig, StageConfig};
 use crate::kafka::{ConsumerShared, KafkaError, PipelineConsumer, Positions, create_consumer};
 use crate::plugin::{Batch, BatchBuilder, BatchExt, Limits, PluginError, PluginInstance, PluginRuntime};
@@ -49,9 +50,6 @@ impl From<rdkafka::error::KafkaError> for PipelineError {
         PipelineError::Kafka(KafkaError::Client(e))
     }
 }
-
-/// Longest wait before the first commit of a run (shorter than `flush.max_latency_ms`).
-const FIRST_WINDOW_MS: u64 = 1000;
 
 /// Everything a pipeline needs from the process.
 #[derive(Clone)]
@@ -125,9 +123,12 @@ pub async fn run_pipeline(
     let (consumer, partitions) = {
         let (brokers, props, name, topic, shared) =
             (ctx.brokers.clone(), ctx.config.kafka.properties.clone(), p.name.clone(), p.topic.clone(), shared.clone());
-        tokio::task::spawn_blocking(move || create_consumer(&brokers, &props, &group, &name, &topic, shared))
-            .await
-            .map_err(|e| PipelineError::Other { pipeline: p.name.clone(), message: e.to_string() })??
+        let batch_wait = Duration::from_millis(p.batch.max_wait_ms);
+        tokio::task::spawn_blocking(move || {
+            create_consumer(&brokers, &props, &group, &name, &topic, batch_wait, shared)
+        })
+        .await
+        .map_err(|e| PipelineError::Other { pipeline: p.name.clone(), message: e.to_string() })??
     };
     // Positions in Delta are per cluster (I1): without the id, guessing one would make every
     // table look empty and re-read the topic. Fail, and let supervision retry with backoff.
@@ -169,9 +170,7 @@ pub async fn run_pipeline(
         graph,
         sinks,
         consumer: &consumer,
-        processed: BTreeMap::new(),
-        window_started: None,
-        committed_once: false,
+        window: Windows::default(),
         metadata: HashMap::new(),
         held: None,
         last_sample: None,
@@ -240,31 +239,28 @@ pub async fn run_pipeline(
             run.process(builder.finish()).await?;
         }
 
-        let (rows, bytes) = run.sinks.buffered();
-        // The first window after a start commits within a second: a restart shows progress
-        // (and the dashboard fresh rows) without waiting a whole flush interval.
-        let latency = match run.committed_once {
-            true => p.flush.max_latency_ms,
-            false => p.flush.max_latency_ms.min(FIRST_WINDOW_MS),
+        // A stop commits everything and waits for it; a due window is committed in the
+        // background while the next one is read (see `window`).
+        let committed = if stopping {
+            run.commit_window().await.map(drop)
+        } else if run.window.due(&ctx, run.sinks.buffered()) {
+            run.close_window().await
+        } else if run.window.landed() {
+            run.settle().await.map(drop)
+        } else {
+            Ok(())
         };
-        let due = run.window_started.is_some_and(|t| t.elapsed() >= Duration::from_millis(latency))
-            || rows >= p.flush.max_records
-            || bytes >= p.flush.max_bytes;
-        if due || stopping {
-            match run.commit_window().await {
-                // Split brain (a host cut off from the group still writing, or this one
-                // just after it lost partitions): the commit was refused, nothing was written
-                // twice. Follow Delta, unless it keeps happening: then two deployments write
-                // one lake (the pipeline stops and says so).
-                Err(e) if e.is_another_writer() && run.conflict_is_rare() => {
-                    tracing::warn!(pipeline = %p.name, error = %e, "commit refused: another host committed these partitions; following what Delta holds");
-                    run.follow_rebalance("another host committed partitions this host was writing").await?;
-                    continue;
-                }
-                other => {
-                    other?;
-                }
+        match committed {
+            // Split brain (a host cut off from the group still writing, or this one just
+            // after it lost partitions): the commit was refused, nothing was written twice.
+            // Follow Delta, unless it keeps happening: then two deployments write one lake
+            // (the pipeline stops and says so).
+            Err(e) if e.is_another_writer() && run.conflict_is_rare() => {
+                tracing::warn!(pipeline = %p.name, error = %e, "commit refused: another host committed these partitions; following what Delta holds");
+                run.follow_rebalance("another host committed partitions this host was writing").await?;
+                continue;
             }
+            other => other?,
         }
         if stopping {
             run.commit_state(true).await?;
@@ -283,11 +279,8 @@ pub(super) struct Runner<'a> {
     pub(super) graph: Graph,
     pub(super) sinks: Sinks,
     consumer: &'a PipelineConsumer,
-    /// Highest offset per partition processed into the buffers since the last commit.
-    processed: BTreeMap<i32, i64>,
-    window_started: Option<Instant>,
-    /// Whether a window was committed since this run started.
-    committed_once: bool,
+    /// The window being buffered and the one being committed.
+    window: Windows,
     /// Commit info: the pipeline and the plugin version of every stage.
     pub(super) metadata: HashMap<String, serde_json::Value>,
     /// Paused: the batch every attempt failed on, kept (not committed) until resumed.
@@ -471,12 +464,7 @@ impl Runner<'_> {
         self.keep_sample(&mut output);
         self.write(&batch, output);
         self.fed_since_restore = true;
-        for i in 0..batch.len() {
-            let (part, off) = (batch.partition(i), batch.offset(i));
-            let e = self.processed.entry(part).or_insert(off);
-            *e = (*e).max(off);
-        }
-        self.window_started.get_or_insert_with(Instant::now);
+        self.window.add((0..batch.len()).map(|i| (batch.partition(i), batch.offset(i))));
         Ok(())
     }
 
@@ -533,11 +521,19 @@ impl Runner<'_> {
     /// each owned partition after the lowest offset the tables hold (P2).
     async fn follow_rebalance(&mut self, why: &str) -> Result<(), PipelineError> {
         let started = Instant::now();
+        // The window in flight lands (or is refused: another host got there first) before the
+        // tables are read again.
+        match self.settle().await {
+            Err(e) if e.is_another_writer() => {
+                tracing::info!(pipeline = %self.name(), error = %e, "the window in flight was refused; following Delta");
+            }
+            other => {
+                other?;
+            }
+        }
         self.seen_generation = self.shared.assignment.generation();
         let owned = self.shared.assignment.owned().unwrap_or_default();
-        let dropped: usize = self.processed.len();
-        self.processed.clear();
-        self.window_started = None;
+        let dropped = self.window.discard();
         self.state_offsets.clear();
         let name = self.ctx.pipeline.name.clone();
         let state_moved = self.sinks.refresh(&name, &self.partitions).await?;
@@ -558,33 +554,63 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Commits every table (data + offsets of the window) if anything was processed; returns
-    /// the number of rows committed.
+    /// Commits every table (data + offsets of the window) if anything was processed, and
+    /// waits until it landed; returns the number of rows committed (with those of a window
+    /// that was in flight).
     pub(super) async fn commit_window(&mut self) -> Result<u64, PipelineError> {
-        if self.processed.is_empty() {
-            return Ok(0);
+        let earlier = self.settle().await?;
+        self.launch_window()?;
+        let rows = self.settle().await?;
+        self.commit_state(false).await?;
+        Ok(earlier + rows)
+    }
+
+    /// Closes a due window: its commit starts in the background once the one before has
+    /// landed. Plugin state, when due, is committed after the window's rows (I12).
+    async fn close_window(&mut self) -> Result<(), PipelineError> {
+        self.settle().await?;
+        self.launch_window()?;
+        if self.state_due(false) {
+            self.settle().await?;
+            self.commit_state(false).await?;
         }
-        let rows = self.sinks.buffered().0 as u64;
-        commit_all(self.ctx, &mut self.sinks, &self.processed, &self.metadata).await?;
-        commit_kafka_offsets(self.consumer, &self.ctx.pipeline.topic, &self.processed);
-        for (p, o) in std::mem::take(&mut self.processed) {
+        Ok(())
+    }
+
+    /// Starts the open window's commit (the one before has been settled).
+    fn launch_window(&mut self) -> Result<(), PipelineError> {
+        for (p, o) in self.window.launch(self.ctx, &mut self.sinks, &self.metadata)? {
             let e = self.state_offsets.entry(p).or_insert(o);
             *e = (*e).max(o);
         }
-        self.window_started = None;
-        self.committed_once = true;
-        self.commit_state(false).await?;
-        Ok(rows)
+        Ok(())
+    }
+
+    /// Waits for the window commit in flight, if any; returns its rows.
+    async fn settle(&mut self) -> Result<u64, PipelineError> {
+        let settled = self.window.settle(&mut self.sinks, self.consumer, &self.ctx.pipeline.topic).await;
+        settled.map_err(|e| match e {
+            PipelineError::Other { message, .. } => PipelineError::Other { pipeline: self.name().to_string(), message },
+            e => e,
+        })
+    }
+
+    fn state_due(&self, force: bool) -> bool {
+        self.sinks.state.is_some()
+            && !self.state_offsets.is_empty()
+            && (force || self.state_taken.elapsed() >= STATE_EVERY)
     }
 
     /// Snapshots every stateful stage and commits them with the offsets they reflect, when
-    /// `force`d (stop, swap) or every [`STATE_EVERY`]. Called right after a window commit, so
-    /// the snapshot reflects exactly the committed records.
+    /// `force`d (stop, swap) or every [`STATE_EVERY`]. Called when every record the plugins saw
+    /// is committed (no window open or in flight), so the snapshot reflects exactly the
+    /// committed records: a restart never feeds a plugin a record twice.
     pub(super) async fn commit_state(&mut self, force: bool) -> Result<(), PipelineError> {
-        let Some(sink) = self.sinks.state.as_mut() else { return Ok(()) };
-        if self.state_offsets.is_empty() || !(force || self.state_taken.elapsed() >= STATE_EVERY) {
+        if !self.state_due(force) {
             return Ok(());
         }
+        debug_assert!(!self.window.is_open(), "plugin state taken with records not yet committed");
+        let Some(sink) = self.sinks.state.as_mut() else { return Ok(()) };
         let mut bytes = 0;
         for stage in &mut self.graph.stages {
             if let Some(snapshot) = stage.instance.snapshot()?

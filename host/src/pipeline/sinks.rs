@@ -1,10 +1,9 @@
 //! The tables of one pipeline run: opening them (with the offsets each holds), starting tables
 //! added to a running pipeline at its positions, restoring stateful plugins from the state
-//! table, and committing a window to every table (then, informationally, to Kafka).
+//! table, and handing a window's commit to every table (see [`super::window`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::time::Instant;
 
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -12,13 +11,14 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use super::graph::Graph;
 use super::runner::{PipelineContext, PipelineError};
 use crate::kafka::PipelineConsumer;
+use crate::sink::table::{CommitJob, Committed};
 use crate::sink::{TableSchema, TableSink, dead_letter_schema};
 
 pub(super) struct Sinks {
     pub(super) tables: BTreeMap<String, TableSink>,
     pub(super) dead: TableSink,
     /// Snapshots of stateful plugins (I12): commits less often than the others, with the
-    /// offsets its snapshots reflect; it is not part of [`Sinks::all_mut`].
+    /// offsets its snapshots reflect; it is not part of a window's commit.
     pub(super) state: Option<TableSink>,
     /// Tables declared `from = "earliest"`: filled from the start of the topic when new.
     earliest: Vec<String>,
@@ -29,8 +29,37 @@ impl Sinks {
     pub(super) fn all(&self) -> impl Iterator<Item = &TableSink> {
         self.tables.values().chain(std::iter::once(&self.dead)).chain(self.state.as_ref())
     }
-    pub(super) fn all_mut(&mut self) -> impl Iterator<Item = &mut TableSink> {
-        self.tables.values_mut().chain(std::iter::once(&mut self.dead))
+    /// Takes a window's commit off every table with something to commit (see
+    /// [`super::window`]), in the order of [`Sinks::all`].
+    pub(super) fn begin_window(
+        &mut self,
+        processed: &BTreeMap<i32, i64>,
+        metadata: &HashMap<String, serde_json::Value>,
+    ) -> Result<Vec<(Slot, CommitJob)>, PipelineError> {
+        let mut jobs = Vec::new();
+        for (name, sink) in &mut self.tables {
+            if let Some(job) = sink.begin_commit(processed, metadata)? {
+                jobs.push((Slot::Table(name.clone()), job));
+            }
+        }
+        if let Some(job) = self.dead.begin_commit(processed, metadata)? {
+            jobs.push((Slot::DeadLetters, job));
+        }
+        Ok(jobs)
+    }
+
+    /// Takes back the tables whose commits of a window landed.
+    pub(super) fn finish_window(&mut self, done: Vec<(Slot, Committed)>) {
+        for (slot, committed) in done {
+            match slot {
+                Slot::Table(name) => {
+                    if let Some(sink) = self.tables.get_mut(&name) {
+                        sink.finish_commit(committed);
+                    }
+                }
+                Slot::DeadLetters => self.dead.finish_commit(committed),
+            }
+        }
     }
     /// P2: where consumption resumes, per partition (absent: no table holds it yet).
     pub(super) fn resume_positions(&self, partitions: &[i32]) -> BTreeMap<i32, i64> {
@@ -90,6 +119,12 @@ impl Sinks {
         self.join_tables(pipeline, partitions).await?;
         Ok(state_moved)
     }
+}
+
+/// Which of a pipeline's sinks a table's part of a window commit belongs to.
+pub(super) enum Slot {
+    Table(String),
+    DeadLetters,
 }
 
 /// Restores each stateful stage from its latest snapshot (I12).
@@ -159,61 +194,6 @@ pub(super) async fn open_sinks(
         .map(|t| t.name.clone())
         .collect();
     Ok(Sinks { tables, dead, state, earliest })
-}
-
-pub(super) async fn commit_all(
-    ctx: &PipelineContext,
-    sinks: &mut Sinks,
-    processed: &BTreeMap<i32, i64>,
-    metadata: &HashMap<String, serde_json::Value>,
-) -> Result<(), PipelineError> {
-    let started = Instant::now();
-    if super::fault::commit_cut_off(&ctx.pipeline.topic) {
-        // A test's crash between the commits of two tables: the first table with something to
-        // commit commits, the rest do not.
-        for sink in sinks.all_mut() {
-            let rows = sink.buffered_rows() as u64;
-            if let Some(version) = sink.commit(processed, metadata).await? {
-                ctx.stats.table_committed(&sink.name, rows, version);
-                return Err(PipelineError::Other {
-                    pipeline: ctx.pipeline.name.clone(),
-                    message: format!("fault injected by a test: commit cut off after table {}", sink.name),
-                });
-            }
-        }
-        // Nothing to commit this time: the cut-off waits for a window that commits.
-        super::fault::cut_off_commit_once(&ctx.pipeline.topic);
-        return Ok(());
-    }
-    // The tables commit side by side: each holds its own progress (P1), so their commits are
-    // independent, and a window costs the slowest table's commit, not the sum (most of a
-    // commit is waiting on storage). A failure leaves the others committed, as a crash
-    // between two commits would: the restart's seek and each table's `txn` filter cover it.
-    let commits = sinks.all_mut().map(|sink| async move {
-        let rows = sink.buffered_rows() as u64;
-        let committed = sink.commit(processed, metadata).await;
-        (sink.name.clone(), rows, committed)
-    });
-    let mut failed = None;
-    for (table, rows, committed) in futures::future::join_all(commits).await {
-        match committed {
-            Ok(Some(version)) => {
-                ctx.stats.table_committed(&table, rows, version);
-                ctx.stats.add(&ctx.stats.commits, 1, "finlake_commits_total");
-            }
-            Ok(None) => {}
-            Err(e) => {
-                failed.get_or_insert(e);
-            }
-        }
-    }
-    if let Some(e) = failed {
-        return Err(e.into());
-    }
-    metrics::histogram!("finlake_commit_seconds", "pipeline" => ctx.pipeline.name.clone())
-        .record(started.elapsed().as_secs_f64());
-    tracing::info!(pipeline = %ctx.pipeline.name, ?processed, ms = started.elapsed().as_millis() as u64, "window committed");
-    Ok(())
 }
 
 /// Informational only (lag dashboards): Delta is the source of truth for positions.

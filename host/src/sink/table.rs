@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use deltalake::DeltaTable;
+use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::kernel::Transaction;
 use finlake_records::dedup::RecentKeys;
 
@@ -255,17 +256,48 @@ impl TableSink {
         processed: &BTreeMap<i32, i64>,
         metadata: &HashMap<String, serde_json::Value>,
     ) -> Result<Option<u64>, SinkError> {
+        let Some(job) = self.begin_commit(processed, metadata)? else { return Ok(None) };
+        let done = job.run().await?;
+        let version = done.version;
+        self.finish_commit(done);
+        Ok(Some(version))
+    }
+
+    /// Takes what a commit of `processed` needs off this sink: the buffered rows (now empty
+    /// again, ready for the next window), a copy of the table and of its progress. The commit
+    /// can then run away from the pipeline's loop ([`CommitJob::run`]) while new rows are
+    /// buffered; [`TableSink::finish_commit`] takes its result back. Until then this sink's
+    /// table and progress are the ones before the commit: `wants` still holds, since every row
+    /// buffered meanwhile comes after `processed`. `None` when there is nothing to commit.
+    pub fn begin_commit(
+        &mut self,
+        processed: &BTreeMap<i32, i64>,
+        metadata: &HashMap<String, serde_json::Value>,
+    ) -> Result<Option<CommitJob>, SinkError> {
         let txns = self.progress.txns(processed);
         if txns.is_empty() && self.buffer.is_empty() {
             return Ok(None);
         }
-        // P4: the progress stored for the partitions this commit advances is still the one this
-        // writer committed.
-        self.progress.check(&self.table, &self.name, processed).await?;
-        let version = self.commit_txns(txns.clone(), metadata).await?;
-        self.progress.advance(processed);
-        self.progress.confirm(&txns, version);
-        Ok(Some(version))
+        let rows = self.buffer.len();
+        let batch = self.take_batch()?;
+        Ok(Some(CommitJob {
+            name: self.name.clone(),
+            table: self.table.clone(),
+            progress: self.progress.clone(),
+            batch,
+            rows,
+            txns,
+            processed: processed.clone(),
+            metadata: metadata.clone(),
+        }))
+    }
+
+    /// Takes back a commit begun with [`TableSink::begin_commit`]: the table at its new version
+    /// and the progress it holds there.
+    pub fn finish_commit(&mut self, done: Committed) {
+        self.table = done.table;
+        self.progress = done.progress;
+        self.keys_loaded.1 += 1;
     }
 
     /// The version of `txn` application `app` this table holds, if any.
@@ -290,30 +322,90 @@ impl TableSink {
         txns: Vec<Transaction>,
         metadata: &HashMap<String, serde_json::Value>,
     ) -> Result<u64, SinkError> {
-        let rows = self.buffer.len();
-        let started = std::time::Instant::now();
-        let mut batches = Vec::new();
-        if rows > 0 {
-            let batch = self
-                .buffer
-                .take_batch()
-                .map_err(|e| SinkError::Arrow { table: self.name.clone(), message: e.to_string() })?;
-            batches.push(batch);
-        }
-        let adds = delta::write_files(&self.table, &self.name, batches).await?;
-        let written = started.elapsed();
-        let version = delta::commit(&mut self.table, &self.name, adds, txns, metadata.clone()).await?;
+        let (rows, batch) = (self.buffer.len(), self.take_batch()?);
+        let version = write_and_commit(&mut self.table, &self.name, batch, rows, txns, metadata.clone()).await?;
         self.keys_loaded.1 += 1;
-        tracing::debug!(
-            table = %self.name,
-            version,
-            rows,
-            write_ms = written.as_millis() as u64,
-            commit_ms = (started.elapsed() - written).as_millis() as u64,
-            "committed"
-        );
         Ok(version)
     }
+
+    fn take_batch(&mut self) -> Result<Option<RecordBatch>, SinkError> {
+        if self.buffer.is_empty() {
+            return Ok(None);
+        }
+        let batch = self
+            .buffer
+            .take_batch()
+            .map_err(|e| SinkError::Arrow { table: self.name.clone(), message: e.to_string() })?;
+        Ok(Some(batch))
+    }
+}
+
+/// One table's commit of one window, taken off the sink by [`TableSink::begin_commit`]: it owns
+/// everything it needs, so it can run in a task of its own.
+pub struct CommitJob {
+    name: String,
+    table: DeltaTable,
+    progress: Progress,
+    batch: Option<RecordBatch>,
+    rows: usize,
+    txns: Vec<Transaction>,
+    processed: BTreeMap<i32, i64>,
+    metadata: HashMap<String, serde_json::Value>,
+}
+
+/// A [`CommitJob`] that landed, for [`TableSink::finish_commit`].
+pub struct Committed {
+    pub name: String,
+    pub rows: u64,
+    pub version: u64,
+    table: DeltaTable,
+    progress: Progress,
+}
+
+impl CommitJob {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Checks the progress (P4), writes the rows and commits them with the window's offsets.
+    pub async fn run(mut self) -> Result<Committed, SinkError> {
+        // P4: the progress stored for the partitions this commit advances is still the one this
+        // writer committed.
+        self.progress.check(&self.table, &self.name, &self.processed).await?;
+        let version =
+            write_and_commit(&mut self.table, &self.name, self.batch, self.rows, self.txns.clone(), self.metadata)
+                .await?;
+        self.progress.advance(&self.processed);
+        self.progress.confirm(&self.txns, version);
+        Ok(Committed { name: self.name, rows: self.rows as u64, version, table: self.table, progress: self.progress })
+    }
+}
+
+async fn write_and_commit(
+    table: &mut DeltaTable,
+    name: &str,
+    batch: Option<RecordBatch>,
+    rows: usize,
+    txns: Vec<Transaction>,
+    metadata: HashMap<String, serde_json::Value>,
+) -> Result<u64, SinkError> {
+    let started = std::time::Instant::now();
+    let adds = delta::write_files(table, name, batch.into_iter().collect()).await?;
+    let written = started.elapsed();
+    let version = delta::commit(table, name, adds, txns, metadata).await?;
+    tracing::debug!(
+        table = %name,
+        version,
+        rows,
+        write_ms = written.as_millis() as u64,
+        commit_ms = (started.elapsed() - written).as_millis() as u64,
+        "committed"
+    );
+    Ok(version)
 }
 
 fn check_schema(name: &str, table: &DeltaTable, expected: &TableSchema) -> Result<(), SinkError> {
