@@ -2,11 +2,13 @@
 
 mod consume;
 pub mod control;
+mod error;
 pub mod graph;
 mod output;
 pub mod replay;
 pub mod runner;
 mod sinks;
+mod stages;
 pub mod stats;
 mod window;
 

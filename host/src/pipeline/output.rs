@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use super::graph::GraphOutput;
-use super::runner::Runner;
+use super::sinks::Sinks;
+use super::stats::PipelineStats;
 use crate::plugin::{Batch, BatchExt};
 use crate::sink::{Coordinates, DeadLetter};
 
@@ -12,33 +13,40 @@ use crate::sink::{Coordinates, DeadLetter};
 /// trying a new plugin version before a swap.
 const SAMPLE_EVERY: Duration = Duration::from_secs(2);
 
-impl Runner<'_> {
+/// When the stages last left samples of their input.
+#[derive(Default)]
+pub(super) struct Samples {
+    last: Option<Instant>,
+}
+
+impl Samples {
     /// Whether the next batch should leave samples (the graph's `sampling`).
-    pub(super) fn sample_due(&self) -> bool {
-        self.last_sample.is_none_or(|t| t.elapsed() >= SAMPLE_EVERY)
+    pub(super) fn due(&self) -> bool {
+        self.last.is_none_or(|t| t.elapsed() >= SAMPLE_EVERY)
     }
 
     /// Keeps the samples a batch left: each stage's, entry or downstream, so a new version of
     /// any stage's plugin is tried on real input before it goes live.
-    pub(super) fn keep_sample(&mut self, output: &mut GraphOutput) {
+    pub(super) fn keep(&mut self, output: &mut GraphOutput, stats: &PipelineStats) {
         if output.samples.is_empty() {
             return;
         }
-        self.last_sample = Some(Instant::now());
+        self.last = Some(Instant::now());
         for (stage, sample) in output.samples.drain(..) {
-            self.ctx.stats.set_sample(&stage, sample);
+            stats.set_sample(&stage, sample);
         }
     }
+}
 
+impl Sinks {
     /// Buffers a processed batch's rows in their tables and its failures as dead letters.
-    pub(super) fn write(&mut self, batch: &Batch, output: GraphOutput) {
-        let (p, stats) = (&self.ctx.pipeline, &self.ctx.stats);
+    pub(super) fn write(&mut self, pipeline: &str, stats: &PipelineStats, batch: &Batch, output: GraphOutput) {
         let mut rows_out = 0u64;
         let mut duplicates = 0u64;
         let mut dead = Vec::new();
         for row in output.rows {
             let (part, off) = (batch.partition(row.input), batch.offset(row.input));
-            let Some(sink) = self.sinks.tables.get_mut(&row.table) else { continue };
+            let Some(sink) = self.tables.get_mut(&row.table) else { continue };
             if !sink.wants(part, off) {
                 continue;
             }
@@ -52,7 +60,7 @@ impl Runner<'_> {
                 Ok(true) => rows_out += 1,
                 Ok(false) => {
                     duplicates += 1;
-                    tracing::debug!(pipeline = %p.name, table = %row.table, partition = part, offset = off, "duplicate row skipped (unique key already stored)");
+                    tracing::debug!(pipeline = %pipeline, table = %row.table, partition = part, offset = off, "duplicate row skipped (unique key already stored)");
                 }
                 Err(reason) => dead.push(DeadLetter {
                     stage: "table".into(),
@@ -88,11 +96,11 @@ impl Runner<'_> {
         }
         let mut dead_count = 0u64;
         for letter in dead {
-            if !self.sinks.dead.wants(letter.partition, letter.offset) {
+            if !self.dead.wants(letter.partition, letter.offset) {
                 continue;
             }
-            tracing::debug!(pipeline = %p.name, partition = letter.partition, offset = letter.offset, stage = %letter.stage, kind = %letter.error_kind, reason = %letter.reason, "dead letter");
-            letter.append_to(&p.name, self.sinks.dead.buffer_mut());
+            tracing::debug!(pipeline = %pipeline, partition = letter.partition, offset = letter.offset, stage = %letter.stage, kind = %letter.error_kind, reason = %letter.reason, "dead letter");
+            letter.append_to(pipeline, self.dead.buffer_mut());
             dead_count += 1;
         }
         stats.add(&stats.rows_out, rows_out, "finlake_rows_out_total");

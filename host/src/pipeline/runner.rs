@@ -17,39 +17,16 @@ use tokio::sync::{mpsc, watch};
 
 use super::consume::collect_batch;
 use super::control::{Command, Swapped};
+pub use super::error::PipelineError;
 use super::graph::{Graph, WholeBatchFailure};
+use super::output::Samples;
 use super::sinks::{Sinks, open_sinks, restore_state};
+pub use super::stages::{stage_instance, start_stages};
 use super::stats::{PipelineState, PipelineStats};
 use super::window::Windows;
-use crate::config::{Config, OnBroken, PipelineConfig, StageConfig};
-use crate::kafka::{ConsumerShared, KafkaError, PipelineConsumer, Positions, create_consumer};
-use crate::plugin::{Batch, BatchBuilder, BatchExt, Limits, PluginError, PluginInstance, PluginRuntime};
-use crate::sink::SinkError;
-
-#[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
-    #[error(transparent)]
-    Plugin(#[from] PluginError),
-    #[error(transparent)]
-    Kafka(#[from] KafkaError),
-    #[error(transparent)]
-    Sink(#[from] SinkError),
-    #[error("pipeline {pipeline}: {message}")]
-    Other { pipeline: String, message: String },
-}
-
-impl PipelineError {
-    /// Another process writes this pipeline's progress (P4): the pipeline must stop.
-    pub fn is_another_writer(&self) -> bool {
-        matches!(self, PipelineError::Sink(SinkError::Lake(crate::delta::DeltaError::AnotherWriter { .. })))
-    }
-}
-
-impl From<rdkafka::error::KafkaError> for PipelineError {
-    fn from(e: rdkafka::error::KafkaError) -> Self {
-        PipelineError::Kafka(KafkaError::Client(e))
-    }
-}
+use crate::config::{Config, OnBroken, PipelineConfig};
+use crate::kafka::{ConsumerShared, PipelineConsumer, Positions, create_consumer};
+use crate::plugin::{Batch, BatchBuilder, BatchExt, PluginRuntime};
 
 /// Everything a pipeline needs from the process.
 #[derive(Clone)]
@@ -60,40 +37,6 @@ pub struct PipelineContext {
     pub brokers: String,
     pub runtime: Arc<PluginRuntime>,
     pub stats: Arc<PipelineStats>,
-}
-
-/// Loads every stage's plugin and starts an instance of it with its config and limits.
-pub fn start_stages(config: &Config, pipeline: &PipelineConfig, runtime: &PluginRuntime) -> Result<Graph, PluginError> {
-    let mut instances = Vec::new();
-    for stage in &pipeline.stages {
-        let loaded = runtime.load_file(&config.plugin_path(&stage.plugin), Some(&stage.plugin))?;
-        instances.push(stage_instance(config, stage, loaded)?);
-    }
-    Ok(Graph::new(pipeline, instances))
-}
-
-/// An instance of `loaded` for `stage`: its limits, and `init` called with its config.
-pub fn stage_instance(
-    config: &Config,
-    stage: &StageConfig,
-    loaded: crate::plugin::LoadedPlugin,
-) -> Result<PluginInstance, PluginError> {
-    let limits = Limits {
-        timeout: Duration::from_millis(stage.timeout_ms.unwrap_or(config.plugins.timeout_ms)),
-        memory_bytes: (stage.memory_mb.unwrap_or(config.plugins.memory_mb) as usize) << 20,
-        recycle_growth_bytes: (config.plugins.recycle_growth_mb as usize) << 20,
-    };
-    let mut config_json = serde_json::to_value(&stage.config).unwrap_or_else(|_| serde_json::json!({}));
-    let base = config.base_dir();
-    for (key, path) in &stage.config_files {
-        let init = |message: String| PluginError::Init { plugin: loaded.name.clone(), message };
-        let text =
-            crate::config::read_config_file(path, &base).map_err(|e| init(format!("config_files.{key}: {e}")))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| init(format!("config_files.{key}: {} is not JSON: {e}", path.display())))?;
-        config_json[key] = value;
-    }
-    PluginInstance::new(loaded, config_json.to_string(), limits)
 }
 
 /// Runs the pipeline until `stop` turns true (then flushes and commits) or an error occurs.
@@ -173,7 +116,7 @@ pub async fn run_pipeline(
         window: Windows::default(),
         metadata: HashMap::new(),
         held: None,
-        last_sample: None,
+        samples: Samples::default(),
         stop: stop.clone(),
         state_offsets: BTreeMap::new(),
         state_taken: Instant::now(),
@@ -285,7 +228,8 @@ pub(super) struct Runner<'a> {
     pub(super) metadata: HashMap<String, serde_json::Value>,
     /// Paused: the batch every attempt failed on, kept (not committed) until resumed.
     held: Option<(Batch, WholeBatchFailure)>,
-    pub(super) last_sample: Option<Instant>,
+    /// When the stages last left samples of their input.
+    samples: Samples,
     stop: watch::Receiver<bool>,
     /// Offsets processed since the last state snapshot was committed.
     state_offsets: BTreeMap<i32, i64>,
@@ -419,7 +363,7 @@ impl Runner<'_> {
         let attempts = self.ctx.pipeline.pause_after_failed_batches.max(1);
         let mut attempt = 0;
         super::fault::check((0..batch.len()).map(|i| batch.value(i)));
-        self.graph.sampling = self.sample_due();
+        self.graph.sampling = self.samples.due();
         let mut output = loop {
             let output = tokio::task::block_in_place(|| self.graph.run(&batch))?;
             for (stage, took, errors, _) in &output.calls {
@@ -461,8 +405,8 @@ impl Runner<'_> {
         };
         stats.add(&stats.records_in, batch.len() as u64, "finlake_records_in_total");
         stats.add(&stats.batches, 1, "finlake_batches_total");
-        self.keep_sample(&mut output);
-        self.write(&batch, output);
+        self.samples.keep(&mut output, &stats);
+        self.sinks.write(&self.ctx.pipeline.name, &stats, &batch, output);
         self.fed_since_restore = true;
         self.window.add((0..batch.len()).map(|i| (batch.partition(i), batch.offset(i))));
         Ok(())
