@@ -99,8 +99,34 @@ impl Progress {
 
     /// Reads again what `table` (just refreshed) holds: after a rebalance, partitions this
     /// host now owns may have been advanced by another host.
+    /// Partitions already confirmed at the table's version keep what was read or committed
+    /// there: the log cannot say anything else about them, and reading it replays every
+    /// entry since the checkpoint per partition (most of a restart's first rebalance).
     pub async fn reread(&mut self, table: &DeltaTable, name: &str, partitions: &[i32]) -> Result<(), DeltaError> {
-        *self = Progress::read(table, name, &self.pipeline, &self.source, partitions).await?;
+        let Some(version) = table.version() else {
+            *self = Progress::read(table, name, &self.pipeline, &self.source, partitions).await?;
+            return Ok(());
+        };
+        let stale: Vec<i32> = partitions.iter().copied().filter(|p| self.confirmed.get(p) != Some(&version)).collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let fresh = Progress::read(table, name, &self.pipeline, &self.source, &stale).await?;
+        for p in stale {
+            self.committed.remove(&p);
+            self.members.remove(&p);
+            self.confirmed.insert(p, version);
+            if let Some(&o) = fresh.committed.get(&p) {
+                self.committed.insert(p, o);
+            }
+            if fresh.members.contains(&p) {
+                self.members.insert(p);
+            }
+        }
+        // Partitions no longer listed (a topic cannot shrink, but be exact) are forgotten.
+        self.committed.retain(|p, _| partitions.contains(p));
+        self.members.retain(|p| partitions.contains(p));
+        self.confirmed.retain(|p, _| partitions.contains(p));
         Ok(())
     }
 

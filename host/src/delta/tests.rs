@@ -88,6 +88,31 @@ async fn a_second_writer_of_the_same_progress_is_stopped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_rereads_progress_only_where_the_table_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = HashMap::new();
+    let open =
+        || TableSink::open(dir.path(), "t", "t", crate::sink::dead_letter_schema(), "p", "cluster/topic", &[0, 1]);
+    let mut a = open().await.unwrap();
+    a.commit(&BTreeMap::from([(0, 10)]), &meta).await.unwrap();
+    // Nothing moved: what this writer committed stands.
+    a.refresh(&[0, 1]).await.unwrap();
+    assert_eq!((a.committed(0), a.committed(1)), (Some(10), None));
+    // Another host takes partition 1 over and commits it; the first writer, refreshed after
+    // the rebalance, sees it (and still its own partition 0).
+    let mut b = open().await.unwrap();
+    assert_eq!(b.committed(0), Some(10));
+    b.commit(&BTreeMap::from([(1, 5)]), &meta).await.unwrap();
+    a.refresh(&[0, 1]).await.unwrap();
+    assert_eq!((a.committed(0), a.committed(1)), (Some(10), Some(5)));
+    // And once partition 0 moves under it too.
+    b.commit(&BTreeMap::from([(0, 12)]), &meta).await.unwrap();
+    a.refresh(&[0, 1]).await.unwrap();
+    assert_eq!((a.committed(0), a.committed(1)), (Some(12), Some(5)));
+    a.commit(&BTreeMap::from([(0, 13)]), &meta).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_keeps_the_newest_state_snapshots_per_stage() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
