@@ -111,8 +111,10 @@ async fn commit_once(
         Err(e) => return Err(err(e)),
     };
     let version = finalized.version();
+    let before = table.version();
     table.state = Some(finalized.snapshot());
     checkpoint_when_due(table, name, version);
+    super::rebase_when_due(table, name, before).await;
     Ok(version)
 }
 

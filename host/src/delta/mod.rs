@@ -133,7 +133,52 @@ async fn load(mut table: DeltaTable, name: &str) -> Result<Option<DeltaTable>, D
 
 /// Moves `table` to its latest version (what other writers committed since it was loaded).
 pub async fn refresh(table: &mut DeltaTable, name: &str) -> Result<(), DeltaError> {
-    table.update_incremental(None).await.map_err(DeltaError::delta(name))
+    let before = table.version();
+    table.update_incremental(None).await.map_err(DeltaError::delta(name))?;
+    rebase_when_due(table, name, before).await;
+    Ok(())
+}
+
+/// Commits after a checkpoint before a long-lived handle is loaded again from it.
+const REBASE_LAG: u64 = 10;
+
+/// Loads `table` afresh once per `delta.checkpointInterval` commits, `REBASE_LAG` commits
+/// after each interval's checkpoint was due, when it moved past that point since `before`.
+///
+/// Why: delta-rs moves a loaded snapshot forward from the checkpoint it was first loaded
+/// from, and each move replays every commit since then. A checkpoint written after the
+/// handle was loaded is never picked up (it lands after the commit it summarises, and an
+/// update lists only newer entries), so a writer's commit took 23 ms after its first commits
+/// and 111 ms after 600 (docs/PERFORMANCE.md), growing for as long as the process runs.
+/// Loaded afresh, the handle starts from the newest checkpoint: the cost stays bounded by
+/// about one interval of commits. A failed reload keeps the handle as it was.
+pub(crate) async fn rebase_when_due(table: &mut DeltaTable, name: &str, before: Option<u64>) {
+    use deltalake::table::config::TablePropertiesExt as _;
+    let (Some(before), Some(after)) = (before, table.version()) else { return };
+    let Ok(state) = table.snapshot() else { return };
+    let interval = state.table_config().checkpoint_interval().get();
+    let lag = REBASE_LAG.min(interval / 2);
+    // How many rebase points (versions ≡ lag mod interval) lie at or below `v`.
+    let points = |v: u64| if v < lag { 0 } else { (v - lag) / interval + 1 };
+    if points(after) <= points(before) {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let mut fresh = DeltaTable::new(table.log_store());
+    match fresh.update_incremental(Some(after)).await {
+        Ok(()) => {
+            *table = fresh;
+            tracing::debug!(
+                table = name,
+                version = after,
+                ms = started.elapsed().as_millis() as u64,
+                "table handle loaded afresh from its newest checkpoint"
+            );
+        }
+        Err(e) => {
+            tracing::warn!(table = name, version = after, error = %e, "could not load the table afresh; keeping the loaded state")
+        }
+    }
 }
 
 /// The object store of the lake at `relative` (a directory for a local lake, created if

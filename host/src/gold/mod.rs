@@ -254,8 +254,7 @@ pub async fn run(
             tracing::info!(gold = %name, processed = ?done, "this host no longer leads; the gold job hands over");
             return Ok(());
         }
-        source
-            .update_incremental(None)
+        crate::delta::refresh(&mut source, &job.config.source)
             .await
             .map_err(|e| GoldError::Delta { table: job.config.source.clone(), message: e.to_string() })?;
         let latest = source.version().unwrap_or(0) as i64;
