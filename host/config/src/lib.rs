@@ -178,8 +178,8 @@ pub struct MaintenanceConfig {
     /// How far back time travel reaches (default `"24h"`): files removed by compaction or
     /// retention and log entries older than this are deleted (VACUUM, log cleanup).
     pub time_travel: String,
-    /// A checkpoint at least every this many commits (delta-rs also writes one every 100 by
-    /// itself; this bounds the log replayed at start whatever a table's setting).
+    /// A checkpoint at least every this many commits (FinLake's writers also write one every
+    /// 25 commits beside their commits; this covers tables written by others too).
     pub checkpoint_every: u64,
     /// Dead letters older than this are deleted (default `"30d"`).
     pub dead_letter_retention: String,
@@ -447,7 +447,9 @@ impl Default for BatchConfig {
     }
 }
 
-/// When buffered rows become a Delta commit (whichever comes first).
+/// When buffered rows become a Delta commit (whichever comes first). `max_latency_ms` bounds
+/// how long a window's first row waits until it is committed: the window closes early by
+/// what commits have recently been taking (at most half of it).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FlushConfig {

@@ -118,17 +118,16 @@ async fn commit_once(
     Ok(version)
 }
 
-/// Writes a checkpoint every `delta.checkpointInterval` commits (100 by default, as delta-rs
-/// does), in a task of its own. delta-rs writes it inside the commit that reaches the interval,
-/// which then took 300–450 ms on a table of a thousand files instead of ~50 ms: a stall of the
-/// pipeline's window every 100 commits, ten seconds apart at a 100 ms flush
-/// (docs/PERFORMANCE.md). A checkpoint only summarises versions already committed, so it can
+/// Writes a checkpoint every [`super::checkpoint_interval`] commits (25, or the table's
+/// `delta.checkpointInterval` when smaller), in a task of its own. delta-rs writes it inside
+/// the commit that reaches the interval, which then took 300–450 ms on a table of a thousand
+/// files instead of ~50 ms: a stall of the pipeline's window every 100 commits, ten seconds
+/// apart at a 100 ms flush (docs/PERFORMANCE.md). A checkpoint only summarises versions already committed, so it can
 /// land later; a reader that finds none reads the log since the previous one. Maintenance
 /// also checkpoints every `checkpoint_every` commits on its schedule.
 fn checkpoint_when_due(table: &DeltaTable, name: &str, version: u64) {
     let Ok(state) = table.snapshot() else { return };
-    use deltalake::table::config::TablePropertiesExt as _;
-    let interval = state.table_config().checkpoint_interval().get();
+    let interval = super::checkpoint_interval(state);
     if !(version + 1).is_multiple_of(interval) {
         return;
     }

@@ -142,7 +142,20 @@ pub async fn refresh(table: &mut DeltaTable, name: &str) -> Result<(), DeltaErro
 /// Commits after a checkpoint before a long-lived handle is loaded again from it.
 const REBASE_LAG: u64 = 10;
 
-/// Loads `table` afresh once per `delta.checkpointInterval` commits, `REBASE_LAG` commits
+/// The most commits between two checkpoints FinLake writes (less when the table's
+/// `delta.checkpointInterval` says so). Delta's default, 100, let a writer's commit cost grow
+/// from ~15 to ~90 ms within each interval on a table of a thousand files (each commit
+/// replays the ones since the checkpoint); a checkpoint costs about one such commit, in the
+/// background (docs/PERFORMANCE.md).
+const CHECKPOINT_EVERY_AT_MOST: u64 = 25;
+
+/// Commits between two checkpoints of `table`, see [`CHECKPOINT_EVERY_AT_MOST`].
+pub(crate) fn checkpoint_interval(state: &deltalake::table::state::DeltaTableState) -> u64 {
+    use deltalake::table::config::TablePropertiesExt as _;
+    state.table_config().checkpoint_interval().get().min(CHECKPOINT_EVERY_AT_MOST)
+}
+
+/// Loads `table` afresh once per checkpoint interval ([`checkpoint_interval`]), `REBASE_LAG` commits
 /// after each interval's checkpoint was due, when it moved past that point since `before`.
 ///
 /// Why: delta-rs moves a loaded snapshot forward from the checkpoint it was first loaded
@@ -153,10 +166,9 @@ const REBASE_LAG: u64 = 10;
 /// Loaded afresh, the handle starts from the newest checkpoint: the cost stays bounded by
 /// about one interval of commits. A failed reload keeps the handle as it was.
 pub(crate) async fn rebase_when_due(table: &mut DeltaTable, name: &str, before: Option<u64>) {
-    use deltalake::table::config::TablePropertiesExt as _;
     let (Some(before), Some(after)) = (before, table.version()) else { return };
     let Ok(state) = table.snapshot() else { return };
-    let interval = state.table_config().checkpoint_interval().get();
+    let interval = checkpoint_interval(state);
     let lag = REBASE_LAG.min(interval / 2);
     // How many rebase points (versions ≡ lag mod interval) lie at or below `v`.
     let points = |v: u64| if v < lag { 0 } else { (v - lag) / interval + 1 };

@@ -39,7 +39,8 @@ async fn checkpoints_and_log_cleanup_bound_the_log() {
     }
     let table = super::open(dir.path(), "t").await.unwrap().unwrap();
     assert_eq!(table.version(), Some(120));
-    // A checkpoint every 100 commits (delta.checkpointInterval), written beside the commits.
+    // A checkpoint every 25 commits (fewer than delta.checkpointInterval), written beside
+    // the commits; 99 is the last before 120.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while maintenance::last_checkpoint(&table).await != Some(99) && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
