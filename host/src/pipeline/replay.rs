@@ -11,9 +11,11 @@
 //! - If the process dies between the two, the next start finds tables whose replay version is
 //!   below the dead-letter table's and redoes replay n from its markers for those tables only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use super::runner::{PipelineError, Runner};
+use super::graph::Graph;
+use super::runner::{PipelineContext, PipelineError};
+use super::sinks::Sinks;
 use crate::dlq::{self, DeadLetterRow, Filter, REPLAYED};
 use crate::plugin::{Batch, BatchBuilder};
 use crate::sink::{Coordinates, DeadLetter, replay_app_id};
@@ -45,7 +47,17 @@ fn batch_of(letters: &[&DeadLetterRow]) -> Batch {
     b.finish()
 }
 
-impl Runner<'_> {
+/// What a replay works on: the pipeline's current stages and its sinks, borrowed from the
+/// runner once the window in flight has been committed (the runner's only part in a replay).
+pub(super) struct Replay<'a> {
+    pub(super) ctx: &'a PipelineContext,
+    pub(super) graph: &'a mut Graph,
+    pub(super) sinks: &'a mut Sinks,
+    /// The commit info of the pipeline's windows.
+    pub(super) metadata: &'a HashMap<String, serde_json::Value>,
+}
+
+impl Replay<'_> {
     fn dead_letter_path(&self) -> String {
         let tables = dlq::tables(&self.ctx.config, Some(&self.ctx.pipeline.name));
         tables.into_iter().next().unwrap_or_else(|| self.ctx.pipeline.dead_letter_table.clone())
@@ -169,17 +181,17 @@ impl Runner<'_> {
         written
     }
 
-    fn metadata_for_replay(&self, n: i64) -> std::collections::HashMap<String, serde_json::Value> {
+    fn metadata_for_replay(&self, n: i64) -> HashMap<String, serde_json::Value> {
         let mut m = self.metadata.clone();
         m.insert("finlake.replay".into(), serde_json::Value::from(n));
         m
     }
 
-    /// Replays pending dead letters matching `filter` (the pipeline is this one).
+    /// Replays pending dead letters matching `filter` (the pipeline is this one). The caller
+    /// has committed the pipeline's window.
     pub(super) async fn replay(&mut self, mut filter: Filter) -> Result<Replayed, PipelineError> {
         let name = self.ctx.pipeline.name.clone();
         let other = |message: String| PipelineError::Other { pipeline: name.clone(), message };
-        self.commit_window().await?;
         filter.pipeline = Some(name.clone());
         let rows =
             dlq::read(&self.ctx.config.lake.root, &self.dead_letter_path()).await.map_err(|e| other(e.to_string()))?;
@@ -244,7 +256,7 @@ impl Runner<'_> {
     }
 
     /// Finishes a replay the process died in the middle of (see the module docs).
-    pub(super) async fn finish_interrupted_replay(&mut self) -> Result<(), PipelineError> {
+    pub(super) async fn finish_interrupted(&mut self) -> Result<(), PipelineError> {
         let name = self.ctx.pipeline.name.clone();
         let app = replay_app_id(&name);
         let Some(n) = self.sinks.dead.app_version(&app).await? else { return Ok(()) };

@@ -128,7 +128,7 @@ pub async fn run_pipeline(
         conflicts: Vec::new(),
     };
     run.plugins_changed();
-    run.finish_interrupted_replay().await?;
+    run.replay_parts().finish_interrupted().await?;
 
     let mut stop = stop;
     let mut next_command: Option<Command> = None;
@@ -218,14 +218,14 @@ pub async fn run_pipeline(
 
 /// The state of one run of a pipeline between batches.
 pub(super) struct Runner<'a> {
-    pub(super) ctx: &'a PipelineContext,
-    pub(super) graph: Graph,
-    pub(super) sinks: Sinks,
+    ctx: &'a PipelineContext,
+    graph: Graph,
+    sinks: Sinks,
     consumer: &'a PipelineConsumer,
     /// The window being buffered and the one being committed.
     window: Windows,
     /// Commit info: the pipeline and the plugin version of every stage.
-    pub(super) metadata: HashMap<String, serde_json::Value>,
+    metadata: HashMap<String, serde_json::Value>,
     /// Paused: the batch every attempt failed on, kept (not committed) until resumed.
     held: Option<(Batch, WholeBatchFailure)>,
     /// When the stages last left samples of their input.
@@ -463,6 +463,21 @@ impl Runner<'_> {
     /// refreshes every table's progress, restores stateful plugins from their latest snapshot
     /// when they saw records since (they are fed again from the snapshot's offsets), and seeks
     /// each owned partition after the lowest offset the tables hold (P2).
+    /// A dead-letter replay, after the window has been committed (replay.rs).
+    async fn replay(&mut self, filter: crate::dlq::Filter) -> Result<super::replay::Replayed, PipelineError> {
+        self.commit_window().await?;
+        self.replay_parts().replay(filter).await
+    }
+
+    fn replay_parts(&mut self) -> super::replay::Replay<'_> {
+        super::replay::Replay {
+            ctx: self.ctx,
+            graph: &mut self.graph,
+            sinks: &mut self.sinks,
+            metadata: &self.metadata,
+        }
+    }
+
     async fn follow_rebalance(&mut self, why: &str) -> Result<(), PipelineError> {
         let started = Instant::now();
         // The window in flight lands (or is refused: another host got there first) before the
