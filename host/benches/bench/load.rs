@@ -237,6 +237,18 @@ pub struct Rate {
     pub starved: f64,
 }
 
+impl Rate {
+    /// Two measurements as one: all their records over all their seconds.
+    pub fn combined(a: Rate, b: Rate) -> Rate {
+        let seconds = a.seconds + b.seconds;
+        Rate {
+            per_second: (a.per_second * a.seconds + b.per_second * b.seconds) / seconds,
+            seconds,
+            starved: (a.starved * a.seconds + b.starved * b.seconds) / seconds,
+        }
+    }
+}
+
 /// Samples `count` every 10 ms until it passed `warmup + records`.
 pub async fn measure(
     count: impl Fn() -> u64,

@@ -46,6 +46,7 @@ pub async fn commit(
     let shape =
         |t: &DeltaTable| t.snapshot().ok().map(|s| (s.schema().clone(), s.metadata().partition_columns().to_vec()));
     let before = shape(table);
+    let read_version = table.version();
     match commit_once(table, name, adds.clone(), txns.clone(), metadata.clone()).await {
         Err(DeltaError::Delta { source, .. })
             if matches!(
@@ -62,11 +63,54 @@ pub async fn commit(
                         .into(),
                 ));
             }
+            // delta-rs stopped at the metadata change and checked none of the commits after it:
+            // one of them may have set this commit's progress (another writer, or a host that
+            // placed the same table first). Committing on top unchecked would store it twice.
+            if let Some(read) = read_version
+                && let Some((app, found)) = txns_set_since(table, name, read, &txns).await?
+            {
+                let expected = txns.iter().find(|t| t.app_id == app).map(|t| t.version);
+                return Err(DeltaError::AnotherWriter { table: name.to_string(), app, expected, found: Some(found) });
+            }
             tracing::info!(table = name, "table properties changed under a commit; committing again on top");
             commit_once(table, name, adds, txns, metadata).await
         }
         other => other,
     }
+}
+
+/// The first of `txns`' application ids that a commit after version `read` (up to the loaded
+/// one) set, with the version it set: read from those log entries themselves.
+async fn txns_set_since(
+    table: &DeltaTable,
+    name: &str,
+    read: u64,
+    txns: &[Transaction],
+) -> Result<Option<(String, i64)>, DeltaError> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        txn: Option<Txn>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Txn {
+        app_id: String,
+        version: i64,
+    }
+    let ours: std::collections::HashSet<&str> = txns.iter().map(|t| t.app_id.as_str()).collect();
+    let Some(loaded) = table.version() else { return Ok(None) };
+    let log = table.log_store();
+    for version in read + 1..=loaded {
+        let Some(bytes) = log.read_commit_entry(version).await.map_err(DeltaError::delta(name))? else { continue };
+        for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let entry: Entry = serde_json::from_slice(line)
+                .map_err(|e| DeltaError::other(name)(format!("log entry {version}: {e}")))?;
+            if let Some(txn) = entry.txn.filter(|t| ours.contains(t.app_id.as_str())) {
+                return Ok(Some((txn.app_id, txn.version)));
+            }
+        }
+    }
+    Ok(None)
 }
 
 async fn commit_once(

@@ -237,6 +237,10 @@ pub async fn open_or_create(root: &Path, relative: &str, new: NewTable) -> Resul
         .with_columns(new.columns)
         .with_partition_columns(new.partition_by)
         .with_comment(new.comment)
+        // Without this, a host that loses the race to create the table has delta-rs commit its
+        // create again on top of the winner's (a second metadata action, at whatever version
+        // is latest by then), which other writers' commits in flight then stop at.
+        .with_commit_properties(deltalake::kernel::transaction::CommitProperties::default().with_max_retries(0))
         .await;
     match created {
         Ok(table) => Ok((table, true)),

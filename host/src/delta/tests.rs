@@ -227,3 +227,50 @@ async fn a_long_lived_writer_commits_at_a_cost_that_does_not_grow_with_the_log()
     assert!(late < 2.5 * early, "commits 50-99 took {early:.1} ms on average, commits 550-599 {late:.1} ms");
     assert_eq!(s.committed(0), Some(599));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_stopped_by_a_property_change_is_refused_when_another_writer_set_its_progress_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = HashMap::new();
+    let mut first = sink(dir.path(), "p").await;
+    let mut second = sink(dir.path(), "p").await;
+    // Maintenance changes the table's properties, then the second writer commits partition 0
+    // on top of that (its own retry past the change): both after the first writer's version.
+    let table = super::open(dir.path(), "t").await.unwrap().unwrap();
+    let policy = Policy { time_travel_ms: 300_000, ..policy() };
+    maintenance::horizon_properties(table, "t", &policy).await.unwrap();
+    second.commit(&BTreeMap::from([(0, 20)]), &meta).await.unwrap();
+    // delta-rs stops at the property change and checks nothing after it; the commit made
+    // again on top must still see the second writer's progress.
+    let err = first.commit(&BTreeMap::from([(0, 15)]), &meta).await.unwrap_err();
+    let SinkError::Lake(DeltaError::AnotherWriter { found, expected, .. }) = &err else {
+        panic!("expected AnotherWriter, got {err}");
+    };
+    assert_eq!((*expected, *found), (Some(15), Some(20)));
+    let table = super::open(dir.path(), "t").await.unwrap().unwrap();
+    assert_eq!(table.version(), Some(2), "nothing committed after the second writer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_racing_to_create_a_table_create_it_once() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let opens = (0..4).map(|_| {
+            let root = dir.path().to_path_buf();
+            tokio::spawn(async move {
+                let new = super::NewTable {
+                    name: "t".into(),
+                    columns: crate::sink::schema::delta_fields(&crate::sink::dead_letter_schema()),
+                    partition_by: Vec::new(),
+                    comment: "race".into(),
+                };
+                super::open_or_create(&root, "t", new).await.map(|(_, created)| created)
+            })
+        });
+        let created: Vec<bool> =
+            futures::future::join_all(opens).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+        assert_eq!(created.iter().filter(|&&c| c).count(), 1, "round {round}: {created:?}");
+        // One commit, one metadata action: a loser's create is not committed again on top.
+        assert_eq!(log_entries(dir.path()), 1, "round {round}");
+    }
+}
