@@ -24,6 +24,7 @@ const RUST_SDK: &[(&str, &str)] = &[
     ("src/lib.rs", include_str!("../../../plugins/sdk/src/lib.rs")),
     ("src/batch.rs", include_str!("../../../plugins/sdk/src/batch.rs")),
     ("src/native.rs", include_str!("../../../plugins/sdk/src/native.rs")),
+    ("src/row.rs", include_str!("../../../plugins/sdk/src/row.rs")),
     ("wit/finlake.wit", WIT),
 ];
 

@@ -13,6 +13,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+mod accounts;
+pub use accounts::{Accounts, same};
+
 /// Names of the features, in the order of a feature vector.
 pub const FEATURES: [&str; 13] = [
     "log_amount",
@@ -65,7 +68,7 @@ pub struct AccountState {
 /// Per-account history of a stream (the state a scorer carries).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct FeatureState {
-    pub accounts: BTreeMap<String, AccountState>,
+    pub accounts: Accounts,
     /// Transactions observed.
     pub observed: u64,
 }
@@ -116,11 +119,7 @@ impl FeatureState {
     /// allocates only for an account or category seen for the first time.
     pub fn observe_ref(&mut self, t: TxnRef<'_>) -> [f64; N] {
         self.observed += 1;
-        // One lookup for a known account; the key is copied only for a new one.
-        match self.accounts.get_mut(t.account) {
-            Some(acc) => observe_account(acc, t),
-            None => observe_account(self.accounts.entry(t.account.to_string()).or_default(), t),
-        }
+        observe_account(self.accounts.entry(t.account), t)
     }
 }
 
@@ -153,7 +152,7 @@ fn observe_account(acc: &mut AccountState, t: TxnRef<'_>) -> [f64; N] {
     };
     let speed = dist / (minutes.max(1.0) / 60.0);
     let hour = t.ts.rem_euclid(86_400_000) / 3_600_000;
-    let known_category = acc.categories.iter().any(|c| c == t.merchant_category);
+    let known_category = acc.categories.iter().any(|c| same(c, t.merchant_category));
     let new_category = !first && !known_category;
     let vs_usual = if first { 0.0 } else { log_amount - acc.log_amount_mean };
     let x = [
@@ -499,6 +498,41 @@ mod tests {
         // Snapshots round-trip.
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<FeatureState>(&json).unwrap(), s);
+    }
+
+    #[test]
+    fn snapshots_list_accounts_sorted_whatever_the_hash_order() {
+        let mut s = FeatureState::default();
+        let ids: Vec<String> = (0..200).map(|i| format!("ACC-{:05}", (i * 7919) % 1000)).collect();
+        for (i, id) in ids.iter().enumerate() {
+            s.observe(&txn(id, 10.0 + i as f64, "grocery", 0.0, i as i64 * MINUTE));
+        }
+        // The snapshot is exactly what earlier versions, with an ordered map, wrote and read.
+        #[derive(Serialize, Deserialize)]
+        struct Earlier {
+            accounts: BTreeMap<String, AccountState>,
+            observed: u64,
+        }
+        let text = serde_json::to_string(&s).unwrap();
+        let earlier: Earlier = serde_json::from_str(&text).unwrap();
+        assert_eq!(earlier.accounts.len(), 200);
+        let at: Vec<usize> = earlier.accounts.keys().map(|k| text.find(&format!("\"{k}\":")).unwrap()).collect();
+        assert!(at.is_sorted(), "accounts not written in order");
+        // Restored, every account is back. The computed mean is compared to within a few units
+        // in the last place: serde_json's default float parsing (the host's too; its exact mode
+        // costs every JSON float the host parses about twice) may be one unit off for 17 digits.
+        let restored = serde_json::from_str::<FeatureState>(&text).unwrap();
+        assert_eq!(restored.observed, s.observed);
+        assert_eq!(restored.accounts.len(), s.accounts.len());
+        for (id, was) in s.accounts.iter() {
+            let mut now = restored.accounts.get(id).unwrap().clone();
+            assert!(
+                (now.log_amount_mean - was.log_amount_mean).abs() <= 4.0 * f64::EPSILON * was.log_amount_mean.abs(),
+                "{id}"
+            );
+            now.log_amount_mean = was.log_amount_mean;
+            assert_eq!(&now, was, "{id}");
+        }
     }
 
     #[test]

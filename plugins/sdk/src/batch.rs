@@ -107,6 +107,15 @@ impl Emitter {
         self.finish_row(output);
     }
 
+    /// Emits a row written field by field ([`crate::JsonRow`]): the same JSON as [`Emitter::emit`]
+    /// of a struct with those fields, for plugins whose rows are their hot path.
+    pub fn emit_row(&mut self, output: &str, write: impl FnOnce(&mut crate::JsonRow<'_>)) {
+        let mut row = crate::JsonRow::begin(&mut self.result.data);
+        write(&mut row);
+        row.end();
+        self.finish_row(output);
+    }
+
     /// Emits a row that is already a UTF-8 JSON object.
     pub fn emit_json(&mut self, output: &str, json: &[u8]) {
         self.result.data.extend_from_slice(json);

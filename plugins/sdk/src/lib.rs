@@ -5,7 +5,7 @@
 //! hides the flat batch layout of the WIT contract (`wit/finlake.wit`): records arrive as
 //! [`Record`] views, rows leave through [`Emitter`].
 //!
-//! ```ignore
+//! ```no_run
 //! use finlake_plugin_sdk::{export_plugin, Plugin, Record, Emitter, Config};
 //! struct Upper;
 //! impl Plugin for Upper {
@@ -36,6 +36,8 @@ mod batch;
 #[doc(hidden)]
 pub use batch::run_batch;
 pub use batch::{Emitter, Record};
+mod row;
+pub use row::JsonRow;
 /// The native harness (benchmarks only): see the module docs.
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
