@@ -274,16 +274,18 @@ impl<const K: usize> Top<K> {
             return;
         }
         // Insertion into a K-long sorted array: K is 3 in practice, so this beats any heap.
-        let mut at = self.len.min(K);
-        while at > 0 && self.entries[at - 1].1 < contribution {
-            at -= 1;
-        }
-        if at >= K {
+        // Written last (in place of the weakest when full), then swapped up past every
+        // weaker entry: ties keep the earlier feature first. Swaps, not `copy_within`, whose
+        // variable length is a `memory.copy` call into the host in Wasm.
+        if K == 0 || (self.len == K && self.entries[K - 1].1 >= contribution) {
             return;
         }
-        let end = self.len.min(K - 1);
-        self.entries.copy_within(at..end, at + 1);
+        let mut at = self.len.min(K - 1);
         self.entries[at] = (index, contribution);
+        while at > 0 && self.entries[at - 1].1 < contribution {
+            self.entries.swap(at - 1, at);
+            at -= 1;
+        }
         self.len = (self.len + 1).min(K);
     }
 
@@ -546,6 +548,13 @@ mod tests {
         few.offer(1, 0.2);
         few.offer(2, 0.4);
         assert_eq!(few.iter().collect::<Vec<_>>(), vec![(2, 0.4), (1, 0.2)]);
+        // Ties keep the earlier feature first, full or not.
+        let mut ties = Top::<3> { entries: [(0, 0.0); 3], len: 0 };
+        for j in 0..5 {
+            ties.offer(j, 1.0);
+        }
+        ties.offer(5, 2.0);
+        assert_eq!(ties.iter().collect::<Vec<_>>(), vec![(5, 2.0), (0, 1.0), (1, 1.0)]);
     }
 
     #[test]

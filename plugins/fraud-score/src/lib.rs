@@ -129,8 +129,10 @@ impl Plugin for FraudScore {
             w.end();
             alert
         } else {
+            // The value is checked to be UTF-8 once, whole: parsed from bytes, serde_json would
+            // check each string and key on its own (a call per field, dear in Wasm).
             let input: Input<'_> =
-                serde_json::from_slice(record.value).map_err(|e| format!("not a transaction for scoring: {e}"))?;
+                serde_json::from_str(record.value_str()?).map_err(|e| format!("not a transaction for scoring: {e}"))?;
             let x = self.state.observe_ref(TxnRef {
                 account: &input.account,
                 amount: input.amount,

@@ -105,7 +105,12 @@ impl<'a> JsonRow<'a> {
     /// A boolean field.
     pub fn bool(&mut self, key: &str, value: bool) -> &mut Self {
         self.key(key);
-        self.out.extend_from_slice(if value { b"true" } else { b"false" });
+        // Two fixed-length copies (one of variable length is a call into the host in Wasm).
+        if value {
+            self.out.extend_from_slice(b"true");
+        } else {
+            self.out.extend_from_slice(b"false");
+        }
         self
     }
 
