@@ -19,8 +19,9 @@ cargo clippy --profile "$FINLAKE_PROFILE" -p finlake-web --target wasm32-unknown
 (cd plugins && CARGO_TARGET_DIR="$FINLAKE_PLUGINS_TARGET" cargo clippy --release --target wasm32-wasip2 --quiet -- -D warnings)
 
 step "tests (unit + integration)"
-# The fraud features/model crate (shared with a Wasm plugin) and the Rust SDK run their tests natively.
-(cd plugins && CARGO_TARGET_DIR="$FINLAKE_PLUGINS_TARGET" cargo test --release --quiet -p fraud-model -p finlake-plugin-sdk)
+# The fraud features/model crate (shared with a Wasm plugin), the Rust SDK and normalize-trade run
+# their tests natively.
+(cd plugins && CARGO_TARGET_DIR="$FINLAKE_PLUGINS_TARGET" cargo test --release --quiet -p fraud-model -p finlake-plugin-sdk -p normalize-trade)
 # The API types, the config crate, the batch layout and row decoding, and the dashboard's logic
 # (formatting, chart scaling, candles) run natively.
 cargo test --profile "$FINLAKE_PROFILE" -p finlake-api -p finlake-web -p finlake-config -p finlake-records

@@ -122,7 +122,9 @@ pub fn run(options: &Options, report: &mut Report) {
         report.figure(s, &format!("{plugin}, Wasm"), w, "ns/record", format!("native {n:.0} ns/record"));
         worst = worst.min(n / w);
     }
-    let fresh = (options.runs * 3) as i64;
+    // 30 fresh batches per run (210 in a full run): one batch is ~2–3 ms, so a median over
+    // few of them moved by a quarter between runs on these machines.
+    let fresh = (options.runs * 30) as i64;
     let scoring: Vec<Batch> = (0..20 + fresh).map(|k| scoring_batch(1000, k * 1000)).collect();
     let (fraud_wasm, fraud_native) = fraud(&wasm, &native, &scoring);
     report.figure(s, "fraud-score, Wasm", fraud_wasm, "ns/txn", format!("native {fraud_native:.0} ns/txn"));

@@ -6,7 +6,10 @@
 use finlake_plugin_sdk::{Config, Emitter, Plugin, Record, export_plugin};
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+
+mod loose;
+use loose::Loose;
 
 struct NormalizeTrade {
     allowed_symbols: Option<Vec<String>>,
@@ -22,31 +25,27 @@ struct NormalizeTrade {
 /// type producers vary (ids and numbers as text or numbers) are read loosely and checked below.
 #[derive(Deserialize)]
 struct RawTrade<'a> {
-    trade_id: Option<serde_json::Value>,
+    #[serde(borrow)]
+    trade_id: Option<Loose<'a>>,
     #[serde(borrow)]
     symbol: Option<Cow<'a, str>>,
-    price: Option<serde_json::Value>,
-    quantity: Option<serde_json::Value>,
+    #[serde(borrow)]
+    price: Option<Loose<'a>>,
+    #[serde(borrow)]
+    quantity: Option<Loose<'a>>,
     #[serde(borrow)]
     side: Option<Cow<'a, str>>,
     #[serde(borrow)]
     exchange: Option<Cow<'a, str>>,
-    ts: Option<serde_json::Value>,
+    #[serde(borrow)]
+    ts: Option<Loose<'a>>,
 }
 
-#[derive(Serialize)]
-struct SilverTrade<'a> {
-    trade_id: String,
-    symbol: &'a str,
-    price: f64,
-    quantity: i64,
-    side: &'a str,
-    notional: f64,
-    asset_class: &'a str,
-    currency: &'a str,
-    exchange: Option<&'a str>,
-    /// Epoch milliseconds or RFC 3339 text; the host's timestamp column accepts both.
-    event_time: serde_json::Value,
+/// The row's event time: epoch milliseconds or RFC 3339 text; the host's timestamp column
+/// accepts both.
+enum EventTime<'a> {
+    Millis(i64),
+    Text(Cow<'a, str>),
 }
 
 impl Plugin for NormalizeTrade {
@@ -93,8 +92,8 @@ impl Plugin for NormalizeTrade {
         let raw: RawTrade<'_> = serde_json::from_str(text).map_err(|e| format!("not a JSON trade object: {e}"))?;
 
         let trade_id = match raw.trade_id {
-            Some(serde_json::Value::String(s)) if !s.is_empty() => s,
-            Some(serde_json::Value::Number(n)) => n.to_string(),
+            Some(Loose::Text(s)) if !s.is_empty() => s,
+            Some(n @ (Loose::Int(_) | Loose::UInt(_) | Loose::Float(_))) => Cow::Owned(n.to_string()),
             _ => return Err("trade_id is missing or empty".into()),
         };
         let symbol = raw.symbol.ok_or("symbol is missing")?;
@@ -132,9 +131,10 @@ impl Plugin for NormalizeTrade {
             other => return Err(format!("side {:?} is not buy or sell", other.map(str::to_ascii_lowercase))),
         };
         let event_time = match raw.ts {
-            Some(serde_json::Value::Number(n)) if n.as_i64().is_some_and(|v| v > 0) => serde_json::Value::Number(n),
-            Some(serde_json::Value::String(s)) if !s.is_empty() => serde_json::Value::String(s),
-            None => serde_json::Value::from(record.timestamp),
+            Some(Loose::Int(v)) if v > 0 => EventTime::Millis(v),
+            Some(Loose::UInt(v)) if v > 0 && i64::try_from(v).is_ok() => EventTime::Millis(v as i64),
+            Some(Loose::Text(s)) if !s.is_empty() => EventTime::Text(s),
+            None => EventTime::Millis(record.timestamp),
             Some(other) => return Err(format!("ts {other} is not epoch milliseconds or RFC 3339")),
         };
         let quantity = quantity as i64;
@@ -147,31 +147,33 @@ impl Plugin for NormalizeTrade {
             Some(("trap", s)) if s == symbol => panic!("test variant: trap on {symbol}"),
             _ => {}
         }
-        out.emit(
-            "trades",
-            &SilverTrade {
-                trade_id,
-                symbol: &symbol,
-                price,
-                quantity,
-                side,
-                notional: price * quantity as f64,
-                asset_class,
-                currency: &self.currency,
-                exchange,
-                event_time,
-            },
-        );
+        // Written field by field (JsonRow): the JSON a derived Serialize struct gives, without
+        // its serializer's per-byte escaping.
+        out.emit_row("trades", |w| {
+            w.str("trade_id", &trade_id)
+                .str("symbol", &symbol)
+                .f64("price", price)
+                .i64("quantity", quantity)
+                .str("side", side)
+                .f64("notional", price * quantity as f64)
+                .str("asset_class", asset_class)
+                .str("currency", &self.currency)
+                .opt_str("exchange", exchange);
+            match &event_time {
+                EventTime::Millis(ms) => w.i64("event_time", *ms),
+                EventTime::Text(text) => w.str("event_time", text),
+            };
+        });
         Ok(())
     }
 }
 
-fn number(value: Option<serde_json::Value>, field: &str) -> Result<f64, String> {
+fn number(value: Option<Loose<'_>>, field: &str) -> Result<f64, String> {
     match value {
-        Some(serde_json::Value::Number(n)) => n.as_f64().ok_or(format!("{field} is not a number")),
-        Some(serde_json::Value::String(s)) => {
-            s.trim().parse::<f64>().map_err(|_| format!("{field} {s:?} is not a number"))
-        }
+        Some(Loose::Int(n)) => Ok(n as f64),
+        Some(Loose::UInt(n)) => Ok(n as f64),
+        Some(Loose::Float(n)) => Ok(n),
+        Some(Loose::Text(s)) => s.trim().parse::<f64>().map_err(|_| format!("{field} {s:?} is not a number")),
         Some(other) => Err(format!("{field} {other} is not a number")),
         None => Err(format!("{field} is missing")),
     }
@@ -179,3 +181,91 @@ fn number(value: Option<serde_json::Value>, field: &str) -> Result<f64, String> 
 }
 
 export_plugin!(NormalizeTrade);
+
+#[cfg(test)]
+mod tests {
+    /// Runs `values` through the plugin (native build, the SDK's batch layout) and returns
+    /// each record's row or rejection reason.
+    fn run(config: &str, values: &[&str]) -> Vec<Result<String, String>> {
+        let (mut records, mut data) = (Vec::new(), Vec::new());
+        for (i, v) in values.iter().enumerate() {
+            data.extend_from_slice(v.as_bytes());
+            let end = data.len() as u32;
+            let mut entry = [0u8; 40];
+            entry[0..4].copy_from_slice(&(end - v.len() as u32).to_le_bytes()); // no key
+            entry[4..8].copy_from_slice(&end.to_le_bytes());
+            entry[8..12].copy_from_slice(&end.to_le_bytes()); // no headers
+            entry[24..32].copy_from_slice(&(i as i64).to_le_bytes());
+            entry[32..40].copy_from_slice(&1_700_000_000_000i64.to_le_bytes());
+            records.extend_from_slice(&entry);
+        }
+        let mut plugin = super::finlake_native(config).unwrap();
+        let result = plugin.process("stock-trades", &records, &data).unwrap();
+        let mut out: Vec<Result<String, String>> = vec![Err("nothing".into()); values.len()];
+        let mut start = 0;
+        for row in result.rows.chunks(12) {
+            let end = u32::from_le_bytes(row[0..4].try_into().unwrap()) as usize;
+            let input = u32::from_le_bytes(row[4..8].try_into().unwrap()) as usize;
+            out[input] = Ok(String::from_utf8(result.data[start..end].to_vec()).unwrap());
+            start = end;
+        }
+        for r in result.rejections {
+            out[r.input as usize] = Err(r.reason);
+        }
+        out
+    }
+
+    #[test]
+    fn rows_are_the_json_of_the_typed_trade() {
+        let rows = run(
+            r#"{"asset_classes":{"SPY":"etf"}}"#,
+            &[
+                r#"{"trade_id":"T1","symbol":"aapl","price":"190.5","quantity":10,"side":"BUY","exchange":"NASDAQ","ts":1764218700123}"#,
+                r#"{"trade_id":42,"symbol":" SPY ","price":0.1,"quantity":"3","side":"s","ts":"2026-11-27T04:45:00Z"}"#,
+                r#"{"trade_id":"a\"b\\c","symbol":"MSFT","price":1e2,"quantity":1,"side":"sell","exchange":"X\u0001"}"#,
+            ],
+        );
+        assert_eq!(
+            rows,
+            vec![
+                Ok(r#"{"trade_id":"T1","symbol":"AAPL","price":190.5,"quantity":10,"side":"buy","notional":1905.0,"asset_class":"equity","currency":"USD","exchange":"NASDAQ","event_time":1764218700123}"#.to_string()),
+                Ok(r#"{"trade_id":"42","symbol":"SPY","price":0.1,"quantity":3,"side":"sell","notional":0.30000000000000004,"asset_class":"etf","currency":"USD","exchange":null,"event_time":"2026-11-27T04:45:00Z"}"#.to_string()),
+                Ok(r#"{"trade_id":"a\"b\\c","symbol":"MSFT","price":100.0,"quantity":1,"side":"sell","notional":100.0,"asset_class":"equity","currency":"USD","exchange":"X\u0001","event_time":1700000000000}"#.to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_fields_are_rejected_quoting_what_was_sent() {
+        let base = r#""trade_id":"T","symbol":"A","quantity":1,"side":"buy""#;
+        let rows = run(
+            "{}",
+            &[
+                &format!(r#"{{{base},"price":1,"ts":true}}"#),
+                &format!(r#"{{{base},"price":1,"ts":0}}"#),
+                &format!(r#"{{{base},"price":1,"ts":-5}}"#),
+                &format!(r#"{{{base},"price":1,"ts":1.5}}"#),
+                &format!(r#"{{{base},"price":[1,{{"a":"x"}}]}}"#),
+                &format!(r#"{{{base},"price":"ten"}}"#),
+                &format!(r#"{{{base},"price":null}}"#),
+                r#"{"trade_id":"","symbol":"A","price":1,"quantity":1,"side":"buy"}"#,
+                r#"{"trade_id":true,"symbol":"A","price":1,"quantity":1,"side":"buy"}"#,
+            ],
+        );
+        let reasons: Vec<String> = rows.into_iter().map(|r| r.unwrap_err()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "ts true is not epoch milliseconds or RFC 3339",
+                "ts 0 is not epoch milliseconds or RFC 3339",
+                "ts -5 is not epoch milliseconds or RFC 3339",
+                "ts 1.5 is not epoch milliseconds or RFC 3339",
+                r#"price [1,{"a":"x"}] is not a number"#,
+                r#"price "ten" is not a number"#,
+                "price is missing",
+                "trade_id is missing or empty",
+                "trade_id is missing or empty",
+            ]
+        );
+    }
+}
