@@ -12,4 +12,4 @@ if [ "${1:-}" != "--help" ] && [ -z "${FINLAKE_SKIP_BUILD:-}" ]; then
   "$ROOT/xtask/setup.sh"
 fi
 step "benchmarks"
-FINLAKE_LOG=warn cargo bench --profile "$FINLAKE_PROFILE" -p finlake --bench finlake -- "$@"
+FINLAKE_LOG="${FINLAKE_LOG:-warn,deltalake_core::writer::stats=error}" cargo bench --profile "$FINLAKE_PROFILE" -p finlake --bench finlake -- "$@"

@@ -43,38 +43,61 @@ fn scoring_batch(n: usize, offset: i64) -> Batch {
     b.finish()
 }
 
-/// Median over `runs` runs of `calls` calls each, in ns per record.
-fn per_record_ns(instance: &mut PluginInstance, batch: &Batch, options: &Options) -> f64 {
-    per_record_ns_pair(instance, None, batch, options).0
+/// `calls` calls of `batch`, in ns per record.
+fn timed(instance: &mut PluginInstance, batch: &Batch, calls: usize) -> f64 {
+    let started = Instant::now();
+    for _ in 0..calls {
+        std::hint::black_box(instance.process(batch).expect("call"));
+    }
+    started.elapsed().as_nanos() as f64 / (calls * batch.len()) as f64
 }
 
-/// [`per_record_ns`] of two instances side by side: their runs alternate, so both see the
-/// same machine (the load of these shared VMs moves more than the difference measured).
+/// Median over `runs` runs of `calls` calls each, in ns per record.
+fn per_record_ns(instance: &mut PluginInstance, batch: &Batch, options: &Options) -> f64 {
+    timed(instance, batch, options.calls / 10 + 1);
+    median((0..options.runs).map(|_| timed(instance, batch, options.calls)).collect())
+}
+
+/// Wasm and native measured side by side.
+struct Pair {
+    /// Median ns per record (or transaction) of each.
+    wasm: f64,
+    native: f64,
+    /// Median over runs made one right after the other of native ns / Wasm ns: the speed of
+    /// Wasm against native. The machine's speed drifts within a run by more than the
+    /// difference measured; a ratio of neighbours cancels that drift, where a ratio of two
+    /// separate medians keeps part of it.
+    speed: f64,
+}
+
+impl Pair {
+    fn of(wasm: Vec<f64>, native: Vec<f64>) -> Pair {
+        let speed = median(native.iter().zip(&wasm).map(|(n, w)| n / w).collect());
+        Pair { wasm: median(wasm), native: median(native), speed }
+    }
+}
+
+/// [`per_record_ns`] of a Wasm and a native instance, their runs alternating (W N, N W, …) so
+/// neither always goes first.
 fn per_record_ns_pair(
-    a: &mut PluginInstance,
-    mut b: Option<&mut PluginInstance>,
+    wasm: &mut PluginInstance,
+    native: &mut PluginInstance,
     batch: &Batch,
     options: &Options,
-) -> (f64, f64) {
-    let timed = |instance: &mut PluginInstance, calls: usize| {
-        let started = Instant::now();
-        for _ in 0..calls {
-            std::hint::black_box(instance.process(batch).expect("call"));
-        }
-        started.elapsed().as_nanos() as f64 / (calls * batch.len()) as f64
-    };
-    timed(a, options.calls / 10 + 1);
-    if let Some(b) = b.as_deref_mut() {
-        timed(b, options.calls / 10 + 1);
-    }
-    let (mut runs_a, mut runs_b) = (Vec::new(), Vec::new());
-    for _ in 0..options.runs {
-        runs_a.push(timed(a, options.calls));
-        if let Some(b) = b.as_deref_mut() {
-            runs_b.push(timed(b, options.calls));
+) -> Pair {
+    timed(wasm, batch, options.calls / 10 + 1);
+    timed(native, batch, options.calls / 10 + 1);
+    let (mut runs_w, mut runs_n) = (Vec::new(), Vec::new());
+    for run in 0..options.runs {
+        if run % 2 == 0 {
+            runs_w.push(timed(wasm, batch, options.calls));
+            runs_n.push(timed(native, batch, options.calls));
+        } else {
+            runs_n.push(timed(native, batch, options.calls));
+            runs_w.push(timed(wasm, batch, options.calls));
         }
     }
-    (median(runs_a), median(runs_b))
+    Pair::of(runs_w, runs_n)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -118,17 +141,20 @@ pub fn run(options: &Options, report: &mut Report) {
     let mut worst = f64::INFINITY;
     for plugin in ["passthrough", "normalize-trade"] {
         let (mut w, mut n) = (instance(&wasm, plugin, None), instance(&native, plugin, None));
-        let (w, n) = per_record_ns_pair(&mut w, Some(&mut n), &trades, options);
-        report.figure(s, &format!("{plugin}, Wasm"), w, "ns/record", format!("native {n:.0} ns/record"));
-        worst = worst.min(n / w);
+        let pair = per_record_ns_pair(&mut w, &mut n, &trades, options);
+        let detail = format!("native {:.0} ns/record, speed {:.1} %", pair.native, 100.0 * pair.speed);
+        report.figure(s, &format!("{plugin}, Wasm"), pair.wasm, "ns/record", detail);
+        worst = worst.min(pair.speed);
     }
     // 30 fresh batches per run (210 in a full run): one batch is ~2–3 ms, so a median over
     // few of them moved by a quarter between runs on these machines.
     let fresh = (options.runs * 30) as i64;
     let scoring: Vec<Batch> = (0..20 + fresh).map(|k| scoring_batch(1000, k * 1000)).collect();
-    let (fraud_wasm, fraud_native) = fraud(&wasm, &native, &scoring);
-    report.figure(s, "fraud-score, Wasm", fraud_wasm, "ns/txn", format!("native {fraud_native:.0} ns/txn"));
-    worst = worst.min(fraud_native / fraud_wasm);
+    let pair = fraud(&wasm, &native, &scoring);
+    let fraud_wasm = pair.wasm;
+    let detail = format!("native {:.0} ns/txn, speed {:.1} %", pair.native, 100.0 * pair.speed);
+    report.figure(s, "fraud-score, Wasm", fraud_wasm, "ns/txn", detail);
+    worst = worst.min(pair.speed);
     report.ratio(
         "plugin calls: Wasm speed / native (worst plugin)",
         100.0 * worst,
@@ -161,8 +187,8 @@ pub fn run(options: &Options, report: &mut Report) {
 
 /// fraud-score's cost per transaction in Wasm and natively: state warmed on 20 batches (every
 /// account has history), then the median over fresh batches (time moves on, as in the stream),
-/// each batch scored by both, one right after the other.
-fn fraud(wasm: &PluginRuntime, native: &PluginRuntime, batches: &[Batch]) -> (f64, f64) {
+/// each batch scored by both, one right after the other (which one first alternates).
+fn fraud(wasm: &PluginRuntime, native: &PluginRuntime, batches: &[Batch]) -> Pair {
     let mut scorers = [instance(wasm, "fraud-score", None), instance(native, "fraud-score", None)];
     for b in &batches[..20] {
         for scorer in &mut scorers {
@@ -170,13 +196,12 @@ fn fraud(wasm: &PluginRuntime, native: &PluginRuntime, batches: &[Batch]) -> (f6
         }
     }
     let mut costs = [Vec::new(), Vec::new()];
-    for b in &batches[20..] {
-        for (scorer, costs) in scorers.iter_mut().zip(&mut costs) {
-            let started = Instant::now();
-            std::hint::black_box(scorer.process(b).expect("call"));
-            costs.push(started.elapsed().as_nanos() as f64 / b.len() as f64);
+    for (i, b) in batches[20..].iter().enumerate() {
+        let order = if i % 2 == 0 { [0, 1] } else { [1, 0] };
+        for side in order {
+            costs[side].push(timed(&mut scorers[side], b, 1));
         }
     }
     let [wasm_costs, native_costs] = costs;
-    (median(wasm_costs), median(native_costs))
+    Pair::of(wasm_costs, native_costs)
 }
