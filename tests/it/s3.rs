@@ -84,6 +84,7 @@ impl Moto {
     async fn restart(&mut self, down: Duration) -> usize {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        repair_recording(&self.recording);
         tokio::time::sleep(down).await;
         let requests = std::fs::read_to_string(&self.recording).map(|t| t.lines().count()).unwrap_or(0);
         self.child = Moto::spawn(self.port, &self.log, &self.recording);
@@ -93,6 +94,22 @@ impl Moto {
         assert!(replayed.status().is_success(), "replaying moto's log: {}", replayed.status());
         requests
     }
+}
+
+/// Rewrites moto's request log one request per line. moto records a request with two writes
+/// (the JSON, then a newline) from whichever thread served it, so two requests served at once
+/// can share a line (`{..}{..}` then an empty line), and its replay refuses the whole log (500).
+/// Killed mid-write, it also leaves half a request at the end: never answered (its client
+/// retries), so it is dropped.
+fn repair_recording(path: &std::path::Path) {
+    let Ok(text) = std::fs::read_to_string(path) else { return };
+    let mut repaired = String::with_capacity(text.len());
+    for entry in serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>() {
+        let Ok(entry) = entry else { break };
+        repaired.push_str(&entry.to_string());
+        repaired.push('\n');
+    }
+    std::fs::write(path, repaired).expect("rewriting moto's log");
 }
 
 impl Drop for Moto {
