@@ -43,6 +43,47 @@ pub async fn commit(
     txns: Vec<Transaction>,
     metadata: HashMap<String, serde_json::Value>,
 ) -> Result<u64, DeltaError> {
+    let (version, rebase) = commit_then_rebase(table, name, adds, txns, metadata).await?;
+    rebase.run(table, name).await;
+    Ok(version)
+}
+
+/// What is left of a [`commit`] once it landed: loading the table's handle afresh when a
+/// checkpoint interval has passed ([`super::rebase_when_due`]). A writer whose commits are
+/// waited for (a pipeline's window) runs it after announcing the commit, so the ~once per
+/// interval reload (tens of ms on a table of a thousand files) is not part of the commit's
+/// latency.
+#[must_use = "the table's handle must be loaded afresh once per checkpoint interval, or its commits slow down for as long as it lives"]
+pub struct Rebase {
+    before: Option<u64>,
+}
+
+impl Rebase {
+    pub async fn run(self, table: &mut DeltaTable, name: &str) {
+        super::rebase_when_due(table, name, self.before).await;
+    }
+}
+
+/// [`commit`], leaving the handle's reload to the caller ([`Rebase`]).
+pub async fn commit_then_rebase(
+    table: &mut DeltaTable,
+    name: &str,
+    adds: Vec<Add>,
+    txns: Vec<Transaction>,
+    metadata: HashMap<String, serde_json::Value>,
+) -> Result<(u64, Rebase), DeltaError> {
+    let rebase = Rebase { before: table.version() };
+    let version = commit_checked(table, name, adds, txns, metadata).await?;
+    Ok((version, rebase))
+}
+
+async fn commit_checked(
+    table: &mut DeltaTable,
+    name: &str,
+    adds: Vec<Add>,
+    txns: Vec<Transaction>,
+    metadata: HashMap<String, serde_json::Value>,
+) -> Result<u64, DeltaError> {
     let shape =
         |t: &DeltaTable| t.snapshot().ok().map(|s| (s.schema().clone(), s.metadata().partition_columns().to_vec()));
     let before = shape(table);
@@ -155,10 +196,8 @@ async fn commit_once(
         Err(e) => return Err(err(e)),
     };
     let version = finalized.version();
-    let before = table.version();
     table.state = Some(finalized.snapshot());
     checkpoint_when_due(table, name, version);
-    super::rebase_when_due(table, name, before).await;
     Ok(version)
 }
 

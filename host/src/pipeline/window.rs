@@ -161,6 +161,13 @@ impl Windows {
     }
 }
 
+/// Announces a table's commit as soon as it is in the log (what readers can see), before the
+/// handle's upkeep ([`Committed::rebase`]), which the next window waits for instead.
+fn announce(stats: &PipelineStats, c: &Committed) {
+    stats.table_committed(&c.name, c.rows, c.version);
+    stats.add(&stats.commits, 1, "finlake_commits_total");
+}
+
 /// The commit task: every table of the window side by side. Each holds its own progress (P1),
 /// so their commits are independent, and a window costs the slowest table's commit, not the
 /// sum. A failure leaves the others committed, as a
@@ -173,10 +180,6 @@ async fn commit(
     cut_off: bool,
 ) -> Outcome {
     let started = Instant::now();
-    let landed = |c: &Committed| {
-        stats.table_committed(&c.name, c.rows, c.version);
-        stats.add(&stats.commits, 1, "finlake_commits_total");
-    };
     if cut_off {
         // A test's crash between the commits of two tables: the first table commits, the rest
         // do not.
@@ -187,8 +190,9 @@ async fn commit(
         };
         let table = job.name().to_string();
         return match job.run().await {
-            Ok(c) => {
-                landed(&c);
+            Ok(mut c) => {
+                announce(&stats, &c);
+                c.rebase().await;
                 let message = format!("fault injected by a test: commit cut off after table {table}");
                 Outcome { done: vec![(slot, c)], failed: Some(PipelineError::Other { pipeline, message }), ms: 0.0 }
             }
@@ -200,7 +204,15 @@ async fn commit(
     // task is aborted (a run that ends with a commit in flight), as a crash would.
     let mut runs = tokio::task::JoinSet::new();
     for (slot, job) in jobs {
-        runs.spawn(async move { (slot, job.run().await) });
+        let stats = stats.clone();
+        runs.spawn(async move {
+            let mut result = job.run().await;
+            if let Ok(c) = &mut result {
+                announce(&stats, c);
+                c.rebase().await;
+            }
+            (slot, result)
+        });
     }
     let mut outcome = Outcome { done: Vec::new(), failed: None, ms: 0.0 };
     while let Some(joined) = runs.join_next().await {
@@ -215,10 +227,7 @@ async fn commit(
             }
         };
         match result {
-            Ok(c) => {
-                landed(&c);
-                outcome.done.push((slot, c));
-            }
+            Ok(c) => outcome.done.push((slot, c)),
             Err(e) => {
                 outcome.failed.get_or_insert(e.into());
             }

@@ -257,7 +257,8 @@ impl TableSink {
         metadata: &HashMap<String, serde_json::Value>,
     ) -> Result<Option<u64>, SinkError> {
         let Some(job) = self.begin_commit(processed, metadata)? else { return Ok(None) };
-        let done = job.run().await?;
+        let mut done = job.run().await?;
+        done.rebase().await;
         let version = done.version;
         self.finish_commit(done);
         Ok(Some(version))
@@ -323,7 +324,9 @@ impl TableSink {
         metadata: &HashMap<String, serde_json::Value>,
     ) -> Result<u64, SinkError> {
         let (rows, batch) = (self.buffer.len(), self.take_batch()?);
-        let version = write_and_commit(&mut self.table, &self.name, batch, rows, txns, metadata.clone()).await?;
+        let (version, rebase) =
+            write_and_commit(&mut self.table, &self.name, batch, rows, txns, metadata.clone()).await?;
+        rebase.run(&mut self.table, &self.name).await;
         self.keys_loaded.1 += 1;
         Ok(version)
     }
@@ -360,6 +363,17 @@ pub struct Committed {
     pub version: u64,
     table: DeltaTable,
     progress: Progress,
+    rebase: Option<delta::commit::Rebase>,
+}
+
+impl Committed {
+    /// Finishes the commit's upkeep of the table's handle (see [`delta::commit::Rebase`]):
+    /// after the commit was announced, before the handle commits again.
+    pub async fn rebase(&mut self) {
+        if let Some(rebase) = self.rebase.take() {
+            rebase.run(&mut self.table, &self.name).await;
+        }
+    }
 }
 
 impl CommitJob {
@@ -376,12 +390,19 @@ impl CommitJob {
         // P4: the progress stored for the partitions this commit advances is still the one this
         // writer committed.
         self.progress.check(&self.table, &self.name, &self.processed).await?;
-        let version =
+        let (version, rebase) =
             write_and_commit(&mut self.table, &self.name, self.batch, self.rows, self.txns.clone(), self.metadata)
                 .await?;
         self.progress.advance(&self.processed);
         self.progress.confirm(&self.txns, version);
-        Ok(Committed { name: self.name, rows: self.rows as u64, version, table: self.table, progress: self.progress })
+        Ok(Committed {
+            name: self.name,
+            rows: self.rows as u64,
+            version,
+            table: self.table,
+            progress: self.progress,
+            rebase: Some(rebase),
+        })
     }
 }
 
@@ -392,11 +413,11 @@ async fn write_and_commit(
     rows: usize,
     txns: Vec<Transaction>,
     metadata: HashMap<String, serde_json::Value>,
-) -> Result<u64, SinkError> {
+) -> Result<(u64, delta::commit::Rebase), SinkError> {
     let started = std::time::Instant::now();
     let adds = delta::write_files(table, name, batch.into_iter().collect()).await?;
     let written = started.elapsed();
-    let version = delta::commit(table, name, adds, txns, metadata).await?;
+    let (version, rebase) = delta::commit::commit_then_rebase(table, name, adds, txns, metadata).await?;
     tracing::debug!(
         table = %name,
         version,
@@ -405,7 +426,7 @@ async fn write_and_commit(
         commit_ms = (started.elapsed() - written).as_millis() as u64,
         "committed"
     );
-    Ok(version)
+    Ok((version, rebase))
 }
 
 fn check_schema(name: &str, table: &DeltaTable, expected: &TableSchema) -> Result<(), SinkError> {
