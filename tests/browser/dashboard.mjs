@@ -107,18 +107,27 @@ await step('lake: a SQL query returns rows', async () => {
 });
 
 await step('lake: time travel changes the answer', async () => {
-  const cell = () => t('sql-results').locator('tbody tr td').first().innerText();
+  // Each answer on screen carries its number (data-answer) and the versions it read
+  // (data-read), so a fresh answer is never confused with the one shown before Run.
+  const results = t('sql-results');
+  const answer = async () => Number((await results.getAttribute('data-answer')) ?? -1);
+  const run = async () => {
+    const before = await answer();
+    await t('sql-run').click();
+    await until('a fresh answer', async () => (await answer()) > before, 30000);
+    const read = (await results.getAttribute('data-read')) ?? '';
+    const version = Number(/silver_trades@(\d+)/.exec(read)?.[1] ?? NaN);
+    return { n: number(await results.locator('tbody tr td').first().innerText()), version };
+  };
   await t('tt-version').fill('');
-  await t('sql-run').click();
-  await t('sql-results').locator('tbody tr').first().waitFor();
-  const latest = number(await cell());
+  const latest = await until('latest to be past version 2', async () => {
+    const a = await run();
+    return a.version > 2 ? a : null;
+  }, 90000);
   await t('tt-version').fill('2');
-  await t('sql-run').click();
-  const old = await until('the answer at version 2', async () => {
-    const v = number(await cell());
-    return v !== latest ? v : null;
-  }, 15000);
-  if (!(old < latest)) throw new Error(`version 2 has ${old} trades, latest ${latest}`);
+  const old = await run();
+  if (old.version !== 2) throw new Error(`asked for version 2, the answer read version ${old.version}`);
+  if (!(old.n < latest.n)) throw new Error(`version 2 has ${old.n} trades, latest (v${latest.version}) ${latest.n}`);
   await t('tt-version').fill('');
   await shot('lake-time-travel');
 });

@@ -74,6 +74,9 @@ pub fn SqlEditor(state: SqlState) -> impl IntoView {
     let input_error = RwSignal::new(None::<String>);
     let running = RwSignal::new(false);
     let csv_error = RwSignal::new(None::<String>);
+    // Counts the answers shown, so a reader (a person comparing, or the browser suite) can
+    // tell a fresh answer from the one that was on screen before Run was pressed.
+    let answers = RwSignal::new(0u64);
 
     let send = move |request: QueryRequest| {
         running.set(true);
@@ -83,6 +86,8 @@ pub fn SqlEditor(state: SqlState) -> impl IntoView {
             if r.is_ok() {
                 shown.try_set(Some(request));
             }
+            // Counted before the answer is set, which is what redraws the table.
+            answers.try_update(|n| *n += 1);
             result.try_set(Some(r));
         });
     };
@@ -212,7 +217,7 @@ pub fn SqlEditor(state: SqlState) -> impl IntoView {
             {move || match result.get() {
                 None => ().into_any(),
                 Some(Err(e)) => crate::ui::error_box(&e),
-                Some(Ok(r)) => results(r, offset()),
+                Some(Ok(r)) => results(r, offset(), answers.get_untracked()),
             }}
             <div class="toolbar">
                 <button class="ghost" data-test="sql-prev" disabled=move || !has_prev() on:click=move |_| page(false)>
@@ -230,8 +235,9 @@ pub fn SqlEditor(state: SqlState) -> impl IntoView {
     }
 }
 
-fn results(r: QueryResponse, offset: u64) -> AnyView {
+fn results(r: QueryResponse, offset: u64, answer: u64) -> AnyView {
     let versions = r.versions.iter().map(|(table, v)| format!("{table} v{v}")).collect::<Vec<_>>().join(", ");
+    let read = r.versions.iter().map(|(table, v)| format!("{table}@{v}")).collect::<Vec<_>>().join(" ");
     let summary = if r.row_count == 0 {
         "no rows".to_string()
     } else {
@@ -265,7 +271,7 @@ fn results(r: QueryResponse, offset: u64) -> AnyView {
             {(!versions.is_empty()).then(|| format!(" · read {versions}"))}
         </p>
         <div class="table-wrap results">
-            <table class="compact" data-test="sql-results">
+            <table class="compact" data-test="sql-results" data-answer=answer.to_string() data-read=read>
                 <thead>
                     <tr>{header}</tr>
                 </thead>
