@@ -118,8 +118,16 @@ impl FeatureState {
     /// [`FeatureState::observe`] over borrowed fields. Runs once per scored transaction, so it
     /// allocates only for an account or category seen for the first time.
     pub fn observe_ref(&mut self, t: TxnRef<'_>) -> [f64; N] {
+        self.observe_counted(t).0
+    }
+
+    /// [`FeatureState::observe_ref`], with the number of the account's transactions seen
+    /// before `t` (the `history_len` a scorer reports, without undoing its logarithm).
+    pub fn observe_counted(&mut self, t: TxnRef<'_>) -> ([f64; N], u64) {
         self.observed += 1;
-        observe_account(self.accounts.entry(t.account), t)
+        let acc = self.accounts.entry(t.account);
+        let before = acc.count;
+        (observe_account(acc, t), before)
     }
 }
 

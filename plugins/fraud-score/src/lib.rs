@@ -11,7 +11,6 @@
 //! changes no code. The per-account history is the plugin's state: the host snapshots it with
 //! every commit and restores it after a restart or a swap to a new version.
 use std::borrow::Cow;
-use std::fmt;
 
 use finlake_plugin_sdk::{Config, Emitter, JsonRow, Plugin, Record, export_plugin};
 use fraud_model::{FeatureState, Model, Top, TxnRef};
@@ -23,8 +22,9 @@ struct FraudScore {
     /// `"bank"` (default): transactions with per-account history; `"creditcard"`: rows of the
     /// public credit-card data set layout (`finlake replay-csv`), scored without history.
     creditcard: bool,
-    /// The row being built (kept to reuse its allocation).
+    /// The row being built and its reasons (kept to reuse their allocations).
     row: Vec<u8>,
+    reasons: String,
 }
 
 /// A row as `finlake replay-csv` sends it (its `class` label is not read).
@@ -54,26 +54,20 @@ struct Input<'a> {
     country: Option<Cow<'a, str>>,
 }
 
-/// The `reasons` column: feature names joined by commas, written straight into the row.
-struct Reasons<'a, const K: usize> {
-    names: &'a [String],
-    top: Top<K>,
-}
-
-impl<const K: usize> fmt::Display for Reasons<'_, K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (j, _)) in self.top.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            f.write_str(&self.names[j])?;
+/// The `reasons` column into `out`: the names of the top features, joined by commas. Built as
+/// text and written as one field: through `fmt::Display` it cost a call per piece.
+fn reasons<const K: usize>(out: &mut String, names: &[String], top: &Top<K>) {
+    out.clear();
+    for (i, (j, _)) in top.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-        // Test variant (xtask/build-plugins.sh): `FRAUD_SCORE_VARIANT=tagged` adds a reason, so
-        // a shadow run shows every row changed, with the history each version scored with.
-        if option_env!("FRAUD_SCORE_VARIANT") == Some("tagged") {
-            f.write_str(if self.top.is_empty() { "shadow" } else { ",shadow" })?;
-        }
-        Ok(())
+        out.push_str(&names[j]);
+    }
+    // Test variant (xtask/build-plugins.sh): `FRAUD_SCORE_VARIANT=tagged` adds a reason, so
+    // a shadow run shows every row changed, with the history each version scored with.
+    if option_env!("FRAUD_SCORE_VARIANT") == Some("tagged") {
+        out.push_str(if top.is_empty() { "shadow" } else { ",shadow" });
     }
 }
 
@@ -106,7 +100,14 @@ impl Plugin for FraudScore {
             ));
         }
         let threshold = config.get("threshold").and_then(|v| v.as_f64()).unwrap_or(model.threshold);
-        Ok(FraudScore { model, threshold, state: FeatureState::default(), creditcard, row: Vec::new() })
+        Ok(FraudScore {
+            model,
+            threshold,
+            state: FeatureState::default(),
+            creditcard,
+            row: Vec::new(),
+            reasons: String::new(),
+        })
     }
 
     fn process(&mut self, record: &Record<'_>, out: &mut Emitter) -> Result<(), String> {
@@ -124,7 +125,10 @@ impl Plugin for FraudScore {
                 .f64("amount", card.amount)
                 .f64("score", (score * 1e6).round() / 1e6)
                 .bool("alert", alert)
-                .display("reasons", Reasons { names: &self.model.features, top })
+                .str("reasons", {
+                    reasons(&mut self.reasons, &self.model.features, &top);
+                    &self.reasons
+                })
                 .str("model_version", &self.model.version);
             w.end();
             alert
@@ -133,7 +137,7 @@ impl Plugin for FraudScore {
             // check each string and key on its own (a call per field, dear in Wasm).
             let input: Input<'_> =
                 serde_json::from_str(record.value_str()?).map_err(|e| format!("not a transaction for scoring: {e}"))?;
-            let x = self.state.observe_ref(TxnRef {
+            let (x, history_len) = self.state.observe_counted(TxnRef {
                 account: &input.account,
                 amount: input.amount,
                 merchant_category: &input.merchant_category,
@@ -154,9 +158,12 @@ impl Plugin for FraudScore {
                 .opt_str("country", input.country.as_deref())
                 .f64("score", (score * 1e6).round() / 1e6)
                 .bool("alert", alert)
-                .display("reasons", Reasons { names: &self.model.features, top })
+                .str("reasons", {
+                    reasons(&mut self.reasons, &self.model.features, &top);
+                    &self.reasons
+                })
                 .str("model_version", &self.model.version)
-                .i64("history_len", x[fraud_model::HISTORY_LEN].exp_m1().round() as i64)
+                .u64("history_len", history_len)
                 .i64("event_time", input.ts);
             w.end();
             alert
