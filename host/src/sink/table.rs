@@ -29,6 +29,9 @@ pub struct TableSink {
     /// The table version the unique keys were loaded at, and this writer's commits since: any
     /// other version in between was another host's, whose keys the set does not hold.
     keys_loaded: (Option<u64>, u64),
+    /// The handle's upkeep a landed commit left undone ([`Committed::rebase`] not called): run
+    /// before this sink commits again, so skipping it can delay the reload, never lose it.
+    upkeep: Option<delta::commit::Rebase>,
 }
 
 impl TableSink {
@@ -62,6 +65,7 @@ impl TableSink {
             progress,
             unique: None,
             keys_loaded: (None, 0),
+            upkeep: None,
         })
     }
 
@@ -285,6 +289,7 @@ impl TableSink {
             name: self.name.clone(),
             table: self.table.clone(),
             progress: self.progress.clone(),
+            upkeep: self.upkeep.take(),
             batch,
             rows,
             txns,
@@ -298,6 +303,7 @@ impl TableSink {
     pub fn finish_commit(&mut self, done: Committed) {
         self.table = done.table;
         self.progress = done.progress;
+        self.upkeep = done.rebase;
         self.keys_loaded.1 += 1;
     }
 
@@ -323,6 +329,9 @@ impl TableSink {
         txns: Vec<Transaction>,
         metadata: &HashMap<String, serde_json::Value>,
     ) -> Result<u64, SinkError> {
+        if let Some(upkeep) = self.upkeep.take() {
+            upkeep.run(&mut self.table, &self.name).await;
+        }
         let (rows, batch) = (self.buffer.len(), self.take_batch()?);
         let (version, rebase) =
             write_and_commit(&mut self.table, &self.name, batch, rows, txns, metadata.clone()).await?;
@@ -349,6 +358,8 @@ pub struct CommitJob {
     name: String,
     table: DeltaTable,
     progress: Progress,
+    /// The previous commit's upkeep, if it was left undone (see [`TableSink::finish_commit`]).
+    upkeep: Option<delta::commit::Rebase>,
     batch: Option<RecordBatch>,
     rows: usize,
     txns: Vec<Transaction>,
@@ -368,7 +379,8 @@ pub struct Committed {
 
 impl Committed {
     /// Finishes the commit's upkeep of the table's handle (see [`delta::commit::Rebase`]):
-    /// after the commit was announced, before the handle commits again.
+    /// after the commit was announced, before the handle commits again. Left undone, the
+    /// sink's next commit does it first, inside that commit's latency.
     pub async fn rebase(&mut self) {
         if let Some(rebase) = self.rebase.take() {
             rebase.run(&mut self.table, &self.name).await;
@@ -387,6 +399,9 @@ impl CommitJob {
 
     /// Checks the progress (P4), writes the rows and commits them with the window's offsets.
     pub async fn run(mut self) -> Result<Committed, SinkError> {
+        if let Some(upkeep) = self.upkeep.take() {
+            upkeep.run(&mut self.table, &self.name).await;
+        }
         // P4: the progress stored for the partitions this commit advances is still the one this
         // writer committed.
         self.progress.check(&self.table, &self.name, &self.processed).await?;
