@@ -25,22 +25,28 @@ fn batch(kind: Kind, topic: &str, n: usize, seed: u64) -> Batch {
     b.finish()
 }
 
-/// Bank transactions as `txn-screen` forwards them for scoring (its `scoring` output), 1000
-/// accounts, 14.4 simulated seconds apart (the demo stream).
-fn scoring_batch(n: usize, offset: i64) -> Batch {
-    let mut generator = finlake::simulate::BankGenerator::new(11 + offset as u64, 0.0, 0.02);
-    let mut b = BatchBuilder::new("bank-transactions", n);
-    for i in 0..n {
-        let at = 1_764_201_600_000 + (offset + i as i64) * 14_400;
-        let (k, v) = generator.next_record(at);
-        let mut t: serde_json::Value = serde_json::from_str(&v).expect("json");
-        let obj = t.as_object_mut().expect("object");
-        for label in ["is_fraud", "fraud_pattern", "city", "currency"] {
-            obj.remove(label);
-        }
-        b.push(Some(k.as_bytes()), t.to_string().as_bytes(), [], 0, offset + i as i64, at);
-    }
-    b.finish()
+/// Bank transactions as `txn-screen` forwards them for scoring (its `scoring` output): `count`
+/// batches of `n` in a row from one generator (1000 accounts, each with its own home, usual
+/// amount and categories), 14.4 simulated seconds apart: the demo stream.
+fn scoring_batches(count: usize, n: usize) -> Vec<Batch> {
+    let mut generator = finlake::simulate::BankGenerator::new(11, 0.0, 0.02);
+    (0..count)
+        .map(|k| {
+            let offset = (k * n) as i64;
+            let mut b = BatchBuilder::new("bank-transactions", n);
+            for i in 0..n {
+                let at = 1_764_201_600_000 + (offset + i as i64) * 14_400;
+                let (key, v) = generator.next_record(at);
+                let mut t: serde_json::Value = serde_json::from_str(&v).expect("json");
+                let obj = t.as_object_mut().expect("object");
+                for label in ["is_fraud", "fraud_pattern", "city", "currency"] {
+                    obj.remove(label);
+                }
+                b.push(Some(key.as_bytes()), t.to_string().as_bytes(), [], 0, offset + i as i64, at);
+            }
+            b.finish()
+        })
+        .collect()
 }
 
 /// `calls` calls of `batch`, in ns per record.
@@ -148,8 +154,8 @@ pub fn run(options: &Options, report: &mut Report) {
     }
     // 30 fresh batches per run (210 in a full run): one batch is ~2–3 ms, so a median over
     // few of them moved by a quarter between runs on these machines.
-    let fresh = (options.runs * 30) as i64;
-    let scoring: Vec<Batch> = (0..20 + fresh).map(|k| scoring_batch(1000, k * 1000)).collect();
+    let fresh = options.runs * 30;
+    let scoring = scoring_batches(20 + fresh, 1000);
     let pair = fraud(&wasm, &native, &scoring);
     let fraud_wasm = pair.wasm;
     let detail = format!("native {:.0} ns/txn, speed {:.1} %", pair.native, 100.0 * pair.speed);
