@@ -165,7 +165,7 @@ fn observe_account(acc: &mut AccountState, t: TxnRef<'_>) -> [f64; N] {
     let speed = dist / (minutes.max(1.0) / 60.0);
     // Shortcuts that give the same bits as the full formulas, for the usual transaction (same
     // place as the last one, nothing else spent in the hour): ln_1p(0) is 0, whatever the
-    // divisor. They skip nine of the thirteen libm calls per transaction, which in Wasm are
+    // divisor. They skip ten of the thirteen libm calls per transaction, which in Wasm are
     // software routines (docs/PERFORMANCE.md, ninth round).
     let spend_ratio = if first || spend_1h == 0.0 { 0.0 } else { (spend_1h / acc.log_amount_mean.exp()).ln_1p() };
     let (dist_feature, speed_feature) = if dist == 0.0 { (0.0, 0.0) } else { (dist.ln_1p(), speed.ln_1p()) };
